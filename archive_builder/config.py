@@ -1,0 +1,215 @@
+"""``archive.toml``: loaded once into one typed, immutable :class:`ArchiveConfig`.
+
+Problems are collected, then reported together (as mkdocs does), each with the
+line to fix, so a maintainer fixes the file in one pass.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from .errors import ConfigError
+
+CONFIG_FILE = "archive.toml"
+LICENSES = ("CC-BY-4.0", "CC0-1.0")
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_DOI_PREFIX = re.compile(r"^10\.\d{4,9}$")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Sizes past which a donation package is refused before it is read.
+
+    A DICOM object of a single study is rarely above a few hundred MB; the
+    defaults leave ample room and still stop a zip bomb or a disk-filling file.
+    """
+
+    max_file_bytes: int = 4 * 1024**3
+    max_package_bytes: int = 64 * 1024**3
+    max_package_files: int = 100_000
+    max_compression_ratio: int = 200
+
+
+@dataclass(frozen=True)
+class ArchiveConfig:
+    """Everything the archive says about itself. All of it is public."""
+
+    name: str
+    description: str
+    publisher: str
+    contact: str
+    base_url: str
+    license: str
+    doi_prefix: str | None = None
+    limits: Limits = field(default_factory=Limits)
+
+    @property
+    def identity(self) -> tuple[str, str]:
+        """The git author and committer of every commit the archive makes."""
+        return self.name, self.contact
+
+
+_FIELDS: dict[str, str] = {
+    "name": "the archive's title, shown on every page",
+    "description": "what the archive holds, in Markdown",
+    "publisher": "the organisation that publishes the archive",
+    "contact": "an e-mail address for questions and withdrawals",
+    "base_url": "the public URL the site is served from, e.g. https://data.example.org/",
+    "license": f"the default licence, one of {', '.join(LICENSES)}",
+}
+_OPTIONAL = {"doi_prefix"}
+_LIMIT_FIELDS = {f for f in Limits.__dataclass_fields__}
+
+
+def _line_of(text: str, key: str, table: str | None = None) -> int | None:
+    """The 1-based line where ``key`` is assigned (inside ``[table]`` if given)."""
+    current: str | None = None
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        header = re.match(r"^\[([^\]]+)\]", stripped)
+        if header:
+            current = header.group(1).strip()
+            continue
+        if current == table and re.match(rf"^{re.escape(key)}\s*=", stripped):
+            return number
+    return None
+
+
+def load_config(root: Path) -> ArchiveConfig:
+    """Read and check ``root/archive.toml``; raise one ConfigError listing every problem."""
+    path = root / CONFIG_FILE
+    if not path.is_file():
+        raise ConfigError(
+            f"{root} is not an archive: it has no {CONFIG_FILE}. "
+            f"Create one with `archive-builder init {root}`."
+        )
+    text = path.read_text(encoding="utf-8")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}. Fix that line and try again.") from None
+    return parse_config(data, text, path)
+
+
+def parse_config(data: dict[str, Any], text: str, path: Path) -> ArchiveConfig:
+    problems: list[str] = []
+
+    def problem(key: str, message: str, table: str | None = None) -> None:
+        line = _line_of(text, key, table)
+        where = f"{path}:{line}" if line else str(path)
+        problems.append(f"{where}: {key}: {message}")
+
+    values: dict[str, Any] = {}
+    for key, meaning in _FIELDS.items():
+        value = data.get(key)
+        if value is None:
+            problem(key, f"missing; add `{key} = \"...\"` ({meaning})")
+        elif not isinstance(value, str) or not value.strip():
+            problem(key, f"must be a non-empty string ({meaning})")
+        else:
+            values[key] = value.strip()
+
+    if "contact" in values and not _EMAIL.match(values["contact"]):
+        problem("contact", f"{values['contact']!r} is not an e-mail address")
+    if "base_url" in values:
+        url = urlparse(values["base_url"])
+        if url.scheme not in ("http", "https") or not url.netloc:
+            problem("base_url", f"{values['base_url']!r} is not an http(s) URL")
+        elif url.query or url.fragment:
+            problem("base_url", "must not carry a query or fragment")
+        else:
+            values["base_url"] = values["base_url"].rstrip("/") + "/"
+    if "license" in values and values["license"] not in LICENSES:
+        problem("license", f"{values['license']!r} is not one of {', '.join(LICENSES)}")
+
+    doi_prefix = data.get("doi_prefix")
+    if doi_prefix is not None and (
+        not isinstance(doi_prefix, str) or not _DOI_PREFIX.match(doi_prefix)
+    ):
+        problem("doi_prefix", f"{doi_prefix!r} is not a DOI prefix such as 10.12345")
+
+    limits = Limits()
+    raw_limits = data.get("limits", {})
+    if not isinstance(raw_limits, dict):
+        problem("limits", "must be a table: [limits]")
+        raw_limits = {}
+    limit_values: dict[str, int] = {}
+    for key, value in raw_limits.items():
+        if key not in _LIMIT_FIELDS:
+            problem(key, f"unknown setting; known: {', '.join(sorted(_LIMIT_FIELDS))}", "limits")
+        elif isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            problem(key, "must be a positive whole number", "limits")
+        else:
+            limit_values[key] = value
+    if limit_values:
+        limits = Limits(**limit_values)
+
+    for key in data:
+        if key not in _FIELDS and key not in _OPTIONAL and key != "limits":
+            known = ", ".join([*_FIELDS, *sorted(_OPTIONAL), "[limits]"])
+            problem(key, f"unknown setting (a typo?); known settings: {known}")
+
+    if problems:
+        count = len(problems)
+        raise ConfigError(
+            f"{path} has {count} problem{'s' if count > 1 else ''}:\n  " + "\n  ".join(problems)
+        )
+    return ArchiveConfig(doi_prefix=doi_prefix, limits=limits, **values)
+
+
+def render_config(
+    name: str,
+    publisher: str,
+    contact: str,
+    base_url: str,
+    license: str = "CC-BY-4.0",
+    description: str | None = None,
+) -> str:
+    """The text of a fresh ``archive.toml``, commented for the maintainer who edits it."""
+    description = description or (
+        f"{name} publishes imaging studies that patients chose to donate for research, "
+        "de-identified following DICOM PS3.15 Annex E."
+    )
+
+    safe_description = description.replace('"' * 3, "'" * 3)
+
+    def quoted(value: str) -> str:
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+    return f"""\
+# archive-builder configuration. Everything in this file is published.
+# Edit it, then run `archive-builder build`.
+
+# The archive's title, shown on every page and in every citation.
+name = {quoted(name)}
+
+# What the archive holds, in Markdown.
+description = \"\"\"
+{safe_description}
+\"\"\"
+
+# Who publishes the archive, and where to write (questions, withdrawals).
+publisher = {quoted(publisher)}
+contact = {quoted(contact)}
+
+# Where the site in site/ is served from; used in clone commands and descriptors.
+base_url = {quoted(base_url)}
+
+# The default licence of donations: CC-BY-4.0 or CC0-1.0.
+license = {quoted(license)}
+
+# With a DataCite prefix, releases get DOIs under it.
+# doi_prefix = "10.12345"
+
+# Sizes past which a package is refused before it is read.
+[limits]
+max_file_bytes = {Limits.max_file_bytes}
+max_package_bytes = {Limits.max_package_bytes}
+max_package_files = {Limits.max_package_files}
+"""

@@ -1,0 +1,40 @@
+"""Modified dates: every date of a donation moves by the same number of days.
+
+Intervals inside a study (and across a patient's donations, which share no
+offset) survive to the day; times of day are kept, since a whole-day shift
+leaves them consistent with their dates.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+
+
+def shift_da(value: str, offset_days: int) -> str:
+    """Shift a DA value (``YYYYMMDD``, or a range ``A-B``); '' if it is not a date."""
+    parts = value.strip().split("-")
+    shifted = [_shift_one(p, offset_days) if p else "" for p in parts]
+    if any(s is None for s in shifted) or len(parts) > 2:
+        return ""
+    return "-".join(s or "" for s in shifted)
+
+
+def shift_dt(value: str, offset_days: int) -> str:
+    """Shift the date part of a DT value; '' when it has no full date."""
+    value = value.strip()
+    if len(value) < 8 or re.search(r"-\d{4}", value[8:]):
+        return ""  # no full date, or a range: not something an instance should hold
+    head = _shift_one(value[:8], offset_days)
+    return "" if head is None else head + value[8:]
+
+
+def _shift_one(text: str, offset_days: int) -> str | None:
+    text = text.strip()
+    if len(text) != 8 or not text.isdigit():
+        return None
+    try:
+        day = date(int(text[:4]), int(text[4:6]), int(text[6:8]))
+        return (day + timedelta(days=offset_days)).strftime("%Y%m%d")
+    except (ValueError, OverflowError):
+        return None

@@ -1,0 +1,81 @@
+"""Which instances the archive publishes at all.
+
+Header de-identification cannot clean pixels. Instances whose pixels may show
+a name or a face (burned-in annotations, screen captures, ultrasound,
+photographs, documents) are excluded until a Clean Pixel Data step exists;
+the de-identification report lists each one with the reason.
+"""
+
+from __future__ import annotations
+
+from pydicom.dataset import Dataset
+from pydicom.uid import UID
+
+# Image storage SOP classes whose pixels are acquired by the scanner itself.
+SUPPORTED_SOP_CLASSES = frozenset(
+    {
+        "1.2.840.10008.5.1.4.1.1.1",  # CR
+        "1.2.840.10008.5.1.4.1.1.1.1",  # DX for presentation
+        "1.2.840.10008.5.1.4.1.1.1.1.1",  # DX for processing
+        "1.2.840.10008.5.1.4.1.1.1.2",  # MG for presentation
+        "1.2.840.10008.5.1.4.1.1.1.2.1",  # MG for processing
+        "1.2.840.10008.5.1.4.1.1.13.1.3",  # breast tomosynthesis
+        "1.2.840.10008.5.1.4.1.1.2",  # CT
+        "1.2.840.10008.5.1.4.1.1.2.1",  # enhanced CT
+        "1.2.840.10008.5.1.4.1.1.2.2",  # legacy converted enhanced CT
+        "1.2.840.10008.5.1.4.1.1.4",  # MR
+        "1.2.840.10008.5.1.4.1.1.4.1",  # enhanced MR
+        "1.2.840.10008.5.1.4.1.1.4.3",  # enhanced MR colour
+        "1.2.840.10008.5.1.4.1.1.4.4",  # legacy converted enhanced MR
+        "1.2.840.10008.5.1.4.1.1.12.1",  # XA
+        "1.2.840.10008.5.1.4.1.1.12.1.1",  # enhanced XA
+        "1.2.840.10008.5.1.4.1.1.12.2",  # XRF
+        "1.2.840.10008.5.1.4.1.1.20",  # NM
+        "1.2.840.10008.5.1.4.1.1.128",  # PET
+        "1.2.840.10008.5.1.4.1.1.128.1",  # legacy converted enhanced PET
+        "1.2.840.10008.5.1.4.1.1.130",  # enhanced PET
+        "1.2.840.10008.5.1.4.1.1.6.1",  # US (excluded below by modality until pixels are cleaned)
+        "1.2.840.10008.5.1.4.1.1.7",  # secondary capture (excluded below)
+    }
+)
+RISKY_MODALITIES = {
+    "US": "ultrasound images often carry burned-in names and dates",
+    "SC": "secondary captures are screenshots that may show identifiers",
+    "OT": "'other' images are often screenshots or scanned documents",
+    "XC": "external-camera photographs can show a face",
+    "ES": "endoscopy video frames can carry burned-in text",
+    "DOC": "scanned documents",
+    "GM": "general microscopy photographs can carry labels",
+}
+RISKY_IMAGE_TYPES = {
+    "SECONDARY": "Image Type SECONDARY (derived screens may carry burned-in text)",
+    "SCREEN SAVE": "Image Type SCREEN SAVE (a screenshot)",
+    "SCREEN": "Image Type SCREEN (a screenshot)",
+}
+PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
+
+
+def exclusion_reason(ds: Dataset) -> str | None:
+    """Why this instance is not published, or None when it may be."""
+    sop_class = str(ds.get("SOPClassUID", "")).strip()
+    if not sop_class:
+        return "no SOP Class UID"
+    if sop_class not in SUPPORTED_SOP_CLASSES:
+        name = UID(sop_class).name if UID(sop_class).is_valid else sop_class
+        return f"SOP class {name} is not an image type the archive publishes"
+    if not any(k in ds for k in PIXEL_KEYWORDS):
+        return "no pixel data"
+    if str(ds.get("BurnedInAnnotation", "")).strip().upper() == "YES":
+        return "Burned In Annotation is YES"
+    if str(ds.get("RecognizableVisualFeatures", "")).strip().upper() == "YES":
+        return "Recognizable Visual Features is YES (a face may be visible)"
+    modality = str(ds.get("Modality", "")).strip().upper()
+    if modality in RISKY_MODALITIES:
+        return f"modality {modality}: {RISKY_MODALITIES[modality]}"
+    if sop_class == "1.2.840.10008.5.1.4.1.1.7":
+        return RISKY_MODALITIES["SC"]
+    image_type = {str(v).strip().upper() for v in ds.get("ImageType", [])}
+    for value, reason in RISKY_IMAGE_TYPES.items():
+        if value in image_type:
+            return reason
+    return None

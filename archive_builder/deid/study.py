@@ -1,0 +1,186 @@
+"""De-identify the instances of one study, verify every file, and report what was done."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydicom import dcmread
+from pydicom.dataset import Dataset
+
+from .. import __version__
+from .engine import Donor, deidentify
+from .errors import DeidError, LeakError
+from .identifiers import Identifiers
+from .profile import APPLIED_OPTIONS, BASIC_PROFILE, NOT_APPLIED, load_profile
+from .risk import exclusion_reason
+from .verify import find_leaks, header_bytes
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class Source:
+    """One input file and its header (read without pixel data)."""
+
+    path: Path
+    header: Dataset
+
+
+@dataclass(frozen=True)
+class Output:
+    """One published file: where it is in the dataset and what the catalog needs."""
+
+    relpath: str
+    size: int
+    header: Dataset  # the de-identified header, pixel data dropped
+
+
+@dataclass
+class StudyResult:
+    outputs: list[Output] = field(default_factory=list)
+    excluded: list[dict[str, str]] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    tally: Counter[tuple[str, str]] = field(default_factory=Counter)
+    identifiers_searched: int = 0
+
+    def report(self) -> dict[str, Any]:
+        """The de-identification report, published with the dataset: no original value in it."""
+        profile = load_profile()
+        attributes: dict[str, dict[str, int]] = {}
+        for (action, name), count in sorted(self.tally.items()):
+            attributes.setdefault(action, {})[name] = count
+        return {
+            "tool": f"archive-builder {__version__}",
+            "profile": {
+                "name": f"DICOM PS3.15 Annex E, {BASIC_PROFILE[1]}",
+                "code": BASIC_PROFILE[0],
+                "table": f"{profile.source}, edition {profile.edition}",
+            },
+            "options_applied": [
+                {"code": code, "meaning": meaning} for code, meaning in APPLIED_OPTIONS.values()
+            ],
+            "options_not_applied": list(NOT_APPLIED),
+            "policy": [
+                "Attributes neither in Table E.1-1 nor on the archive's allow-list of technical "
+                "attributes are removed at every depth (reject by default).",
+                "Private attributes, overlays, curves and embedded documents are removed.",
+                "UIDs other than well-known DICOM UIDs are replaced by keyed (HMAC-SHA256) "
+                "UIDs under 2.25.",
+                "Dates move back by a per-donation number of days; times of day are kept.",
+                "Age comes from the donation record; 90 and over is published as 090Y.",
+                "Instances whose pixels may show identifiers are not published.",
+                "Every file is searched for every identifying value of its original header "
+                "before it is saved; one hit refuses the whole donation.",
+            ],
+            "instances": {
+                "received": len(self.outputs) + len(self.excluded),
+                "published": len(self.outputs),
+                "excluded": self.excluded,
+            },
+            "files_skipped": dict(Counter(self.skipped)),
+            "attributes": attributes,
+            "verification": {
+                "files_checked": len(self.outputs),
+                "identifying_values_searched": self.identifiers_searched,
+                "identifying_values_found": 0,
+            },
+        }
+
+
+def _order_key(header: Dataset, uid_field: str, number_field: str) -> tuple[int, str]:
+    try:
+        number = int(header.get(number_field) or 0)
+    except (TypeError, ValueError):
+        number = 0
+    return number, str(header.get(uid_field, ""))
+
+
+def plan(sources: Sequence[Source]) -> tuple[list[tuple[Source, str]], list[dict[str, str]]]:
+    """Decide which sources are published and under which generated path.
+
+    Paths come from series and instance order (``series-001/instance-0001.dcm``),
+    never from the input's own file names, which may carry a name or an ID.
+    """
+    included: list[Source] = []
+    excluded: list[tuple[Source, str]] = []
+    for source in sources:
+        reason = exclusion_reason(source.header)
+        if reason:
+            excluded.append((source, reason))
+        else:
+            included.append(source)
+    series: dict[str, list[Source]] = {}
+    for source in included:
+        series.setdefault(str(source.header.get("SeriesInstanceUID", "")), []).append(source)
+    ordered = sorted(series.values(), key=lambda s: _order_key(s[0].header, "SeriesInstanceUID", "SeriesNumber"))
+    layout: list[tuple[Source, str]] = []
+    for s_index, members in enumerate(ordered, start=1):
+        members.sort(key=lambda s: _order_key(s.header, "SOPInstanceUID", "InstanceNumber"))
+        for i_index, source in enumerate(members, start=1):
+            layout.append((source, f"series-{s_index:03d}/instance-{i_index:04d}.dcm"))
+    excluded_report = [
+        {"modality": str(s.header.get("Modality", "")), "reason": reason} for s, reason in excluded
+    ]
+    return layout, excluded_report
+
+
+def _process_one(
+    source: Source, target: Path, donor: Donor, identifiers: Identifiers, tally: Counter[tuple[str, str]]
+) -> Output:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            original = dcmread(source.path)
+        except Exception as exc:
+            raise DeidError(f"an instance cannot be read in full ({type(exc).__name__})") from None
+        clean = deidentify(original, donor, identifiers, tally)
+        encoded = header_bytes(clean)
+        problems = find_leaks(clean, identifiers, encoded)
+        if problems:
+            raise LeakError(problems)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(target.name + ".partial")
+        clean.save_as(partial, enforce_file_format=True)
+        os.replace(partial, target)
+    for keyword in ("PixelData", "FloatPixelData", "DoubleFloatPixelData"):
+        if keyword in clean:
+            del clean[keyword]
+    return Output(target.name, target.stat().st_size, clean)
+
+
+def deidentify_study(
+    sources: Sequence[Source],
+    donor: Donor,
+    out_dir: Path,
+    *,
+    secrets: Sequence[str] = (),
+    progress: Progress | None = None,
+) -> StudyResult:
+    """De-identify ``sources`` into ``out_dir``; raise LeakError if any identifier survives.
+
+    ``secrets`` are further values that must appear nowhere (the portal's donation id).
+    """
+    identifiers = Identifiers()
+    for source in sources:
+        identifiers.add_dataset(source.header)
+    for secret in secrets:
+        identifiers.add_value(secret)
+    layout, excluded = plan(sources)
+    result = StudyResult(excluded=excluded, identifiers_searched=len(identifiers))
+    for done, (source, relpath) in enumerate(layout, start=1):
+        output = _process_one(source, out_dir / relpath, donor, identifiers, result.tally)
+        result.outputs.append(Output(relpath, output.size, output.header))
+        if progress:
+            progress(done, len(layout))
+    if not result.outputs:
+        raise DeidError(
+            "no instance can be published: "
+            + "; ".join(sorted({e["reason"] for e in excluded})) if excluded else "no instance"
+        )
+    return result

@@ -1,0 +1,5 @@
+from ..errors import ArchiveError
+
+
+class IntakeError(ArchiveError, ValueError):
+    """A donation package is refused: its message names the package and the reason."""

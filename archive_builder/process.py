@@ -1,0 +1,78 @@
+"""Running git, git-annex and DataLad as subprocesses, the same way everywhere.
+
+Every subprocess gets an environment that
+- finds ``git-annex`` and ``datalad`` from this Python environment (the PyPI
+  wheels install them next to the interpreter), activated or not;
+- commits as the archive, never as the person running it: the maintainer's
+  personal identity would otherwise be published in every dataset's history;
+- ignores the user's global git configuration (a personal ``commit.gpgsign``
+  or hook must not change what the archive writes).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import sysconfig
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from .errors import ArchiveError
+
+
+class ToolError(ArchiveError, RuntimeError):
+    """A git, git-annex or DataLad command failed."""
+
+
+def scripts_dir() -> Path:
+    """Where pip put the console scripts of this environment (git-annex, datalad)."""
+    return Path(sysconfig.get_path("scripts"))
+
+
+def tool_env(identity: tuple[str, str] | None = None) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("GIT_AUTHOR_", "GIT_COMMITTER_", "DATALAD_"))
+        and k not in ("EMAIL", "GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE")
+    }
+    paths = [str(scripts_dir()), str(Path(sys.executable).parent)]
+    env["PATH"] = os.pathsep.join([*dict.fromkeys(paths), env.get("PATH", "")])
+    env["GIT_CONFIG_GLOBAL"] = os.devnull
+    env["GIT_TERMINAL_PROMPT"] = "0"
+    env["DATALAD_UI_PROGRESSBAR"] = "none"
+    if identity is not None:
+        name, email = identity
+        env.update(
+            GIT_AUTHOR_NAME=name,
+            GIT_AUTHOR_EMAIL=email,
+            GIT_COMMITTER_NAME=name,
+            GIT_COMMITTER_EMAIL=email,
+        )
+    return env
+
+
+def run(
+    args: Sequence[str | Path],
+    *,
+    cwd: Path | None = None,
+    identity: tuple[str, str] | None = None,
+    extra_env: Mapping[str, str] | None = None,
+    check: bool = True,
+    input: str | None = None,
+) -> subprocess.CompletedProcess[str]:
+    env = tool_env(identity)
+    if extra_env:
+        env.update(extra_env)
+    argv = [str(a) for a in args]
+    if argv[0] == "datalad":
+        argv = [sys.executable, "-m", "datalad", *argv[1:]]
+    result = subprocess.run(
+        argv, cwd=cwd, env=env, capture_output=True, text=True, check=False, input=input
+    )
+    if check and result.returncode != 0:
+        shown = " ".join(str(a) for a in args)
+        detail = (result.stderr or result.stdout).strip().splitlines()[-5:]
+        raise ToolError(f"`{shown}` failed in {cwd}:\n  " + "\n  ".join(detail))
+    return result
