@@ -9,8 +9,11 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,6 +71,24 @@ class Archive:
     layout: Layout
     config: ArchiveConfig
     key: bytes
+
+
+@contextmanager
+def locked(layout: Layout) -> Iterator[None]:
+    """One command at a time may change an archive."""
+    layout.private.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with (layout.private / "archive.lock").open("w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ConfigError(
+                f"another archive-builder command is working on {layout.root}; "
+                "wait for it to finish."
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def open_archive(root: Path) -> Archive:

@@ -67,7 +67,8 @@ def run(
         env.update(extra_env)
     argv = [str(a) for a in args]
     if argv[0] == "datalad":
-        argv = [sys.executable, "-m", "datalad", *argv[1:]]
+        script = scripts_dir() / "datalad"
+        argv[0] = str(script) if script.exists() else "datalad"
     result = subprocess.run(
         argv, cwd=cwd, env=env, capture_output=True, text=True, check=False, input=input
     )

@@ -5,7 +5,7 @@ from .errors import DeidError, LeakError
 from .identifiers import Identifiers
 from .profile import load_profile
 from .risk import exclusion_reason
-from .study import Output, Source, StudyResult, deidentify_study
+from .study import Output, StudyResult, deidentify_study
 from .verify import find_leaks, header_bytes
 
 __all__ = [
@@ -14,7 +14,6 @@ __all__ = [
     "Identifiers",
     "LeakError",
     "Output",
-    "Source",
     "StudyResult",
     "age_string",
     "deidentify",

@@ -47,6 +47,7 @@ class Donor:
     public_id: str
     date_offset_days: int
     patient_age: str  # DICOM AS, e.g. "045Y"; "090Y" for 90 and over
+    sex: str = "O"  # from the donation record, used where the header has none
 
 
 def age_string(age_years: int) -> str:
@@ -188,6 +189,8 @@ def deidentify(
     out.PatientName = donor.public_id
     out.PatientID = donor.public_id
     out.PatientAge = donor.patient_age
+    if not str(out.get("PatientSex", "") or "").strip():
+        out.PatientSex = donor.sex
     out.PatientIdentityRemoved = "YES"
     out.LongitudinalTemporalInformationModified = "MODIFIED"
     out.DeidentificationMethod = method_description()

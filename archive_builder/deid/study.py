@@ -14,6 +14,7 @@ from pydicom import dcmread
 from pydicom.dataset import Dataset
 
 from .. import __version__
+from ..intake import Instance as Source
 from .engine import Donor, deidentify
 from .errors import DeidError, LeakError
 from .identifiers import Identifiers
@@ -25,20 +26,13 @@ Progress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
-class Source:
-    """One input file and its header (read without pixel data)."""
-
-    path: Path
-    header: Dataset
-
-
-@dataclass(frozen=True)
 class Output:
     """One published file: where it is in the dataset and what the catalog needs."""
 
     relpath: str
     size: int
     header: Dataset  # the de-identified header, pixel data dropped
+    transfer_syntax: str
 
 
 @dataclass
@@ -47,7 +41,11 @@ class StudyResult:
     excluded: list[dict[str, str]] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     tally: Counter[tuple[str, str]] = field(default_factory=Counter)
-    identifiers_searched: int = 0
+    identifiers: Identifiers = field(default_factory=Identifiers)
+
+    def leaks_in(self, text: str) -> bool:
+        """Whether ``text`` (say, a free-text field of the donation record) repeats an identifier."""
+        return bool(self.identifiers.find(text))
 
     def report(self) -> dict[str, Any]:
         """The de-identification report, published with the dataset: no original value in it."""
@@ -87,7 +85,7 @@ class StudyResult:
             "attributes": attributes,
             "verification": {
                 "files_checked": len(self.outputs),
-                "identifying_values_searched": self.identifiers_searched,
+                "identifying_values_searched": len(self.identifiers),
                 "identifying_values_found": 0,
             },
         }
@@ -151,7 +149,7 @@ def _process_one(
     for keyword in ("PixelData", "FloatPixelData", "DoubleFloatPixelData"):
         if keyword in clean:
             del clean[keyword]
-    return Output(target.name, target.stat().st_size, clean)
+    return Output(target.name, target.stat().st_size, clean, str(clean.file_meta.TransferSyntaxUID))
 
 
 def deidentify_study(
@@ -172,10 +170,10 @@ def deidentify_study(
     for secret in secrets:
         identifiers.add_value(secret)
     layout, excluded = plan(sources)
-    result = StudyResult(excluded=excluded, identifiers_searched=len(identifiers))
+    result = StudyResult(excluded=excluded, identifiers=identifiers)
     for done, (source, relpath) in enumerate(layout, start=1):
         output = _process_one(source, out_dir / relpath, donor, identifiers, result.tally)
-        result.outputs.append(Output(relpath, output.size, output.header))
+        result.outputs.append(Output(relpath, output.size, output.header, output.transfer_syntax))
         if progress:
             progress(done, len(layout))
     if not result.outputs:

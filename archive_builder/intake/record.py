@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -35,6 +35,30 @@ class DonationRecord:
     sex: str
     anatomical_region: str
     diagnoses: tuple[Diagnosis, ...]
+
+    def public(self, public_id: str) -> dict[str, Any]:
+        """What is published of the record: not the donation id, and consent only to the month.
+
+        The exact consent time could be matched against the portal's logs, so
+        it stays private; the month says what readers need (when consent was given
+        and under which text).
+        """
+        return {
+            "public_id": public_id,
+            "license": self.license,
+            "consent": {
+                "text_version": self.consent_text_version,
+                "month": self.consent_given_at.astimezone(UTC).strftime("%Y-%m"),
+            },
+            "subject": {"age": self.age_published, "sex": self.sex},
+            "study": {
+                "anatomical_region": self.anatomical_region,
+                "diagnoses": [
+                    {"system": d.system, "code": d.code, "display": d.display}
+                    for d in self.diagnoses
+                ],
+            },
+        }
 
     @property
     def age_published(self) -> str:

@@ -1,0 +1,185 @@
+"""The command line: each command loads the archive and calls one library function."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from . import __version__, pipeline
+from .archive import open_archive
+from .config import LICENSES
+from .errors import ArchiveError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def friendly(func: F) -> F:
+    """Errors the user can fix become one clear message and exit status 2, never a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ArchiveError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+        except KeyboardInterrupt:
+            click.echo(
+                "interrupted: the archive is consistent; run the same command again to finish.",
+                err=True,
+            )
+            sys.exit(130)
+
+    return wrapper  # type: ignore[return-value]
+
+
+archive_dir = click.argument(
+    "directory", type=click.Path(file_okay=False, path_type=Path), metavar="DIR"
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="archive-builder")
+def main() -> None:
+    """Build a static open-data archive of donated, de-identified imaging studies.
+
+    An archive is a folder: archive.toml (configuration), datasets/ (DataLad
+    superdataset), site/ (the public website) and private/ (secret key,
+    quarantine, logs; never published).
+    """
+
+
+@main.command()
+@archive_dir
+@click.option("--name", default="Open Imaging Donations", show_default=True, help="Archive title.")
+@click.option("--publisher", default="Example Health Data Service", show_default=True)
+@click.option("--contact", default="archive@example.org", show_default=True, help="E-mail for questions and withdrawals.")
+@click.option("--base-url", default="http://127.0.0.1:8000/", show_default=True, help="Public URL of the site.")
+@click.option("--license", "license_", type=click.Choice(LICENSES), default="CC-BY-4.0", show_default=True)
+@friendly
+def init(directory: Path, name: str, publisher: str, contact: str, base_url: str, license_: str) -> None:
+    """Create an archive in DIR: archive.toml, secret key, empty superdataset."""
+    archive = pipeline.init(
+        directory, name=name, publisher=publisher, contact=contact, base_url=base_url,
+        license=license_,
+    )
+    root = archive.layout.root
+    click.echo(f"created archive {archive.config.name!r} in {root}")
+    click.echo(f"  edit {root / 'archive.toml'}, then: archive-builder ingest {directory} PACKAGE...")
+    click.echo(f"  keep a backup of {archive.layout.key_file}: without it, re-ingests are inconsistent")
+
+
+def _progress(quiet: bool) -> pipeline.Progress | None:
+    if quiet or not sys.stderr.isatty():
+        return None
+
+    def show(label: str, done: int, total: int) -> None:
+        end = "\n" if done == total else ""
+        click.echo(f"\r  {label}: {done}/{total} files", nl=False, err=True)
+        if end:
+            click.echo("", err=True)
+
+    return show
+
+
+def _ingest(directory: Path, packages: tuple[Path, ...], quiet: bool) -> int:
+    archive = open_archive(directory)
+    counts: dict[str, int] = {}
+    for result in pipeline.ingest(archive, list(packages), progress=_progress(quiet)):
+        counts[result.status] = counts.get(result.status, 0) + 1
+        if not quiet or result.failed:
+            click.echo(f"{result.status:<9} {result.message if result.action == 'recover' else result.path}"
+                       + ("" if result.action == "recover" else f": {result.message}"),
+                       err=result.failed)
+    summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+    if not quiet:
+        click.echo(f"ingest: {summary or 'nothing to do'}")
+    return 1 if counts.get("refused") or counts.get("error") else 0
+
+
+@main.command()
+@archive_dir
+@click.argument("packages", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="PACKAGE...")
+@click.option("-q", "--quiet", is_flag=True, help="Print only refusals.")
+@friendly
+def ingest(directory: Path, packages: tuple[Path, ...], quiet: bool) -> None:
+    """De-identify donation packages (folders or .zip) and add each as a dataset.
+
+    One line per package says what happened. The exit status is 1 when any
+    package was refused; refused packages leave the archive unchanged.
+    """
+    sys.exit(_ingest(directory, packages, quiet))
+
+
+@main.command()
+@archive_dir
+@click.option("-q", "--quiet", is_flag=True)
+@friendly
+def build(directory: Path, quiet: bool) -> None:
+    """Write site/: catalogs, licence and citation files, and the web pages."""
+    summary = pipeline.build(open_archive(directory))
+    if not quiet:
+        click.echo(
+            f"built {summary.site}: {summary.donations} donations, {summary.instances} DICOM "
+            f"files, {summary.files} site files"
+        )
+
+
+def _serve(site: Path, port: int) -> None:
+    from .serve import make_server, url_of
+
+    server = make_server(site, port)
+    click.echo(f"serving {site} at {url_of(server)}  (Ctrl-C to stop)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        click.echo("stopped")
+    finally:
+        server.server_close()
+
+
+@main.command()
+@archive_dir
+@click.option("--port", default=8000, show_default=True, help="Port on 127.0.0.1 (0 picks a free one).")
+@friendly
+def serve(directory: Path, port: int) -> None:
+    """Serve DIR/site on 127.0.0.1 for a preview."""
+    _serve(open_archive(directory).layout.site, port)
+
+
+@main.command()
+@click.argument("directory", default=".", type=click.Path(file_okay=False, path_type=Path), metavar="[DIR]")
+@click.option("--port", default=8000, show_default=True, help="Port on 127.0.0.1 for the preview.")
+@click.option("--no-serve", is_flag=True, help="Build the demo archive but do not serve it.")
+@friendly
+def demo(directory: Path, port: int, no_serve: bool) -> None:
+    """Build a demo archive in DIR (default: here) from sample studies, then serve it.
+
+    The sample studies are real DICOM files shipped by pydicom and pydicom-data.
+    Running it again reuses the archive: nothing is ingested twice.
+    """
+    from .demo import make_packages
+
+    directory = directory.resolve()
+    if (directory / "archive.toml").exists():
+        archive = open_archive(directory)
+        click.echo(f"reusing the archive in {directory}")
+    else:
+        archive = pipeline.init(
+            directory, name="Open Imaging Donations (demo)", publisher="archive-builder demo",
+            contact="demo@example.org", base_url=f"http://127.0.0.1:{port}/",
+        )
+        click.echo(f"created a demo archive in {directory}")
+    packages = make_packages(archive.layout.private / "demo-packages")
+    status = _ingest(directory, tuple(packages), quiet=False)
+    if status:
+        raise click.ClickException("some demo packages were refused; see above")
+    summary = pipeline.build(archive)
+    click.echo(f"built {summary.site}: {summary.donations} donations, {summary.instances} files")
+    if not no_serve:
+        _serve(summary.site, port)

@@ -1,0 +1,110 @@
+"""The embedded demo: realistic donation packages from DICOM files that pydicom ships.
+
+pydicom's test files and the ``pydicom-data`` package hold real CT, MR and CR
+images of several (fictitious) patients, with names, IDs, dates and UIDs in
+their headers: exactly what a donation package carries. The demo groups them
+into one package per study, writes a donation record for each, and runs the
+real pipeline on them.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import warnings
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pydicom.data
+from pydicom import dcmread
+
+
+@dataclass(frozen=True)
+class DemoStudy:
+    donation_id: str
+    files: tuple[str, ...]  # test-file names, or a folder + anchor file (whole study)
+    age_years: int
+    sex: str
+    region: str
+    diagnoses: tuple[tuple[str, str, str], ...]
+    license: str = "CC-BY-4.0"
+    as_zip: bool = False
+
+
+STUDIES = (
+    DemoStudy("demo-head-ct-0001", ("693_J2KR.dcm",), 67, "M", "HEAD",
+              (("ICD-10", "I61.9", "Nontraumatic intracerebral haemorrhage, unspecified"),)),
+    DemoStudy("demo-shoulder-mr-0002", ("MR2_J2KR.dcm",), 54, "F", "SHOULDER",
+              (("ICD-10", "M75.1", "Rotator cuff syndrome"),), license="CC0-1.0"),
+    DemoStudy("demo-chest-cr-0003", ("RG1_J2KI.dcm",), 38, "M", "CHEST",
+              (("ICD-10", "J18.9", "Pneumonia, unspecified organism"),), as_zip=True),
+    DemoStudy("demo-leg-cr-0004", ("RG3_J2KI.dcm",), 15, "F", "LEG",
+              (("SNOMED-CT", "203467005", "Non-ossifying fibroma of bone"),)),
+    DemoStudy("demo-brain-mr-0005", ("dicomdirtests/98892003/MR700/4467",), 45, "M", "BRAIN",
+              (("ICD-10", "I67.1", "Cerebral aneurysm, nonruptured"),)),
+    DemoStudy("demo-head-ct-0006", ("dicomdirtests/77654033/CT2/17106",), 93, "M", "HEAD",
+              (("ICD-10", "S06.0", "Concussion"),), license="CC0-1.0"),
+    DemoStudy("demo-chest-ct-0007", ("CT_small.dcm",), 72, "F", "CHEST", ()),
+)
+
+
+def _testfile(name: str) -> Path:
+    path = pydicom.data.get_testdata_file(name, download=False)
+    if path is None:
+        raise FileNotFoundError(f"pydicom test file {name} is not installed (pip install pydicom-data)")
+    return Path(path)
+
+
+def _study_files(anchor: Path) -> list[Path]:
+    """Every file under the anchor's patient folder that belongs to the anchor's study."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        study = dcmread(anchor, stop_before_pixels=True).StudyInstanceUID
+        files = []
+        for path in sorted(anchor.parent.parent.rglob("*")):
+            if path.is_file():
+                ds = dcmread(path, stop_before_pixels=True, force=True)
+                if ds.get("StudyInstanceUID") == study:
+                    files.append(path)
+    return files
+
+
+def make_packages(out_dir: Path) -> list[Path]:
+    """Write one donation package per demo study into ``out_dir``; return their paths."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    packages = []
+    for study in STUDIES:
+        folder = out_dir / study.donation_id
+        if folder.exists():
+            shutil.rmtree(folder)
+        (folder / "dicom").mkdir(parents=True)
+        sources: list[Path] = []
+        for name in study.files:
+            anchor = _testfile(name)
+            sources += _study_files(anchor) if "/" in name else [anchor]
+        for index, source in enumerate(sources):
+            # The portal exports files under their original names; so do we.
+            shutil.copy2(source, folder / "dicom" / f"{index:03d}_{source.name}")
+        record = {
+            "schema_version": 1,
+            "donation_id": study.donation_id,
+            "consent": {"given_at": "2026-11-02T10:15:00+01:00", "text_version": "2026-01",
+                        "license": study.license},
+            "subject": {"age_years": study.age_years, "sex": study.sex},
+            "study": {
+                "anatomical_region": study.region,
+                "diagnoses": [{"system": s, "code": c, "display": d} for s, c, d in study.diagnoses],
+            },
+        }
+        (folder / "donation.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+        if study.as_zip:
+            archive = out_dir / f"{study.donation_id}.zip"
+            with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+                for path in sorted(folder.rglob("*")):
+                    zf.write(path, path.relative_to(out_dir))
+            shutil.rmtree(folder)
+            packages.append(archive)
+        else:
+            packages.append(folder)
+    return packages

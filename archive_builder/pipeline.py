@@ -1,0 +1,265 @@
+"""The pipeline, one function per command: each reads like the architecture.
+
+``ingest``: open the package, derive its public id, de-identify and verify,
+save as a dataset. ``build``: catalog, describe, render, publish.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from . import keys
+from .archive import Archive, Layout, create_layout, locked, open_archive
+from .catalog import write_catalogs
+from .deid import DeidError, Donor, LeakError, age_string, deidentify_study
+from .fair import write_archive_files
+from .intake import IntakeError, Package, open_package
+from .site import render_site
+from .store import Committer, add_donation, create_superdataset, is_registered, recover, registered
+from .store.content import (
+    INSTANCES,
+    README,
+    RECORD,
+    REPORT,
+    StoredDonation,
+    instance_entry,
+    read_donation,
+    write_json,
+)
+
+log = logging.getLogger(__name__)
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class Result:
+    """What happened to one item of a batch (as datalad-next reports it)."""
+
+    action: str
+    status: str  # ok | notneeded | refused | error
+    path: str
+    message: str
+    public_id: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.status in ("refused", "error")
+
+
+def committer_for(archive: Archive) -> Committer:
+    name, email = archive.config.identity
+    return Committer(name, email)
+
+
+def init(
+    root: Path,
+    *,
+    name: str,
+    publisher: str,
+    contact: str,
+    base_url: str,
+    license: str = "CC-BY-4.0",
+) -> Archive:
+    """Create an archive: configuration, secret key, and the empty superdataset."""
+    layout = create_layout(
+        root, name=name, publisher=publisher, contact=contact, base_url=base_url, license=license
+    )
+    archive = open_archive(layout.root)
+    with locked(layout):
+        readme = layout.datasets / README
+        layout.datasets.mkdir(parents=True, exist_ok=True)
+        if not readme.exists():
+            readme.write_text(DATASETS_README, encoding="utf-8")
+        create_superdataset(layout.datasets, committer_for(archive))
+    return archive
+
+
+DATASETS_README = """\
+# datasets/
+
+This folder is the archive's DataLad superdataset: one subdataset per donation,
+at `datasets/<public-id>/`, each holding the de-identified DICOM files of one
+study (in git-annex) and its small descriptive files (in git).
+
+It is written by `archive-builder ingest`; do not edit it by hand.
+Researchers clone it from the published site (`datalad clone`), not from here.
+"""
+
+
+def _readme(public_id: str, record: dict[str, object], base_url: str) -> str:
+    return f"""\
+# Donation {public_id}
+
+An imaging study that its patient chose to donate for research, de-identified
+following DICOM PS3.15 Annex E (see `deid-report.json`).
+
+- Licence: {record['license']}
+- Description and citation: {base_url}datasets/{public_id}/
+
+Files:
+- `donation.json`: age, sex, examined region, diagnoses, licence
+- `instances.json`: every DICOM file with its size, SHA-256 and main attributes
+- `deid-report.json`: what de-identification did
+- `series-NNN/instance-NNNN.dcm`: the DICOM files (fetch with `datalad get`)
+"""
+
+
+def _quarantine(layout: Layout, package: Path, token: str, reason: str) -> Path:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    target = layout.quarantine / f"{stamp}-{token}"
+    target.mkdir(parents=True, exist_ok=False)
+    if package.is_dir():
+        shutil.copytree(package, target / "package", symlinks=True)
+    else:
+        shutil.copy2(package, target / package.name)
+    (target / "reason.txt").write_text(reason + "\n", encoding="utf-8")
+    return target
+
+
+def _log(layout: Layout, result: Result, token: str | None) -> None:
+    layout.logs.mkdir(parents=True, exist_ok=True)
+    entry = {
+        "time": datetime.now(UTC).isoformat(timespec="seconds"),
+        "action": result.action,
+        "status": result.status,
+        "donation": token,
+        "public_id": result.public_id,
+        "message": result.message,
+    }
+    with (layout.logs / "ingest.jsonl").open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps(entry) + "\n")
+
+
+def _ingest_one(
+    archive: Archive, package: Package, committer: Committer, progress: Progress | None
+) -> Result:
+    layout, key, record = archive.layout, archive.key, package.record
+    public_id = keys.public_id(key, record.donation_id)
+    label = str(package.source)
+    if is_registered(layout, public_id):
+        return Result("ingest", "notneeded", label, f"already in the archive as {public_id}; nothing changed", public_id)
+    donor = Donor(
+        key=key,
+        public_id=public_id,
+        date_offset_days=keys.date_offset_days(key, record.donation_id),
+        patient_age=age_string(record.age_years),
+        sex=record.sex,
+    )
+
+    def fill(dataset: Path) -> None:
+        def step(done: int, total: int) -> None:
+            if progress:
+                progress(public_id, done, total)
+
+        study = deidentify_study(
+            package.instances, donor, dataset, secrets=[record.donation_id], progress=step
+        )
+        study.skipped.extend(package.skipped)
+        public_record = record.public(public_id)
+        if any(study.leaks_in(text) for text in _texts(public_record)):
+            raise LeakError(["the donation record repeats an identifying value of the DICOM header"])
+        instances = [
+            instance_entry(o.relpath, dataset / o.relpath, o.header, o.transfer_syntax)
+            for o in study.outputs
+        ]
+        write_json(dataset / RECORD, public_record)
+        write_json(dataset / REPORT, study.report())
+        write_json(dataset / INSTANCES, instances)
+        (dataset / README).write_text(
+            _readme(public_id, public_record, archive.config.base_url), encoding="utf-8"
+        )
+
+    add_donation(layout, committer, public_id, fill, f"Add donation {public_id}")
+    return Result("ingest", "ok", label, f"added as {public_id}", public_id)
+
+
+def _texts(data: object) -> Iterator[str]:
+    if isinstance(data, str):
+        yield data
+    elif isinstance(data, dict):
+        for value in data.values():
+            yield from _texts(value)
+    elif isinstance(data, list):
+        for value in data:
+            yield from _texts(value)
+
+
+def ingest(
+    archive: Archive, packages: Sequence[Path], progress: Progress | None = None
+) -> Iterator[Result]:
+    """Ingest each package; yield one result per package (and per recovery step)."""
+    layout = archive.layout
+    committer = committer_for(archive)
+    with locked(layout):
+        for note in recover(layout, committer):
+            yield Result("recover", "ok", str(layout.datasets), note)
+        for source in packages:
+            token: str | None = None
+            try:
+                with open_package(source, archive.config.limits, layout.staging) as package:
+                    token = keys.log_token(archive.key, package.record.donation_id)
+                    try:
+                        result = _ingest_one(archive, package, committer, progress)
+                    except LeakError as exc:
+                        where = _quarantine(layout, source, token, str(exc))
+                        result = Result(
+                            "ingest", "refused", str(source),
+                            f"{exc}. Nothing was published; the package is quarantined in "
+                            f"{where.relative_to(layout.root)}.",
+                        )
+                    except DeidError as exc:
+                        result = Result("ingest", "refused", str(source), f"{source}: {exc}")
+            except IntakeError as exc:
+                result = Result("ingest", "refused", str(source), str(exc))
+            _log(layout, result, token)
+            yield result
+
+
+def stored_donations(layout: Layout) -> list[StoredDonation]:
+    return [read_donation(layout.datasets / pid) for pid in registered(layout.datasets)]
+
+
+@dataclass(frozen=True)
+class BuildSummary:
+    donations: int
+    instances: int
+    files: int
+    site: Path
+
+
+def build(archive: Archive) -> BuildSummary:
+    """Write the site: catalogs, descriptors, pages. Replaces ``site/`` in one rename."""
+    layout = archive.layout
+    with locked(layout):
+        donations = stored_donations(layout)
+        partial = layout.root / "site.partial"
+        if partial.exists():
+            shutil.rmtree(partial)
+        partial.mkdir()
+        try:
+            write_catalogs(archive.config, donations, partial / "catalog")
+            write_archive_files(archive.config, donations, partial)
+            render_site(archive.config, donations, partial, overrides=layout.templates)
+        except BaseException:
+            shutil.rmtree(partial, ignore_errors=True)
+            raise
+        previous = layout.root / "site.previous"
+        if previous.exists():
+            shutil.rmtree(previous)
+        if layout.site.exists():
+            layout.site.rename(previous)
+        partial.rename(layout.site)
+        shutil.rmtree(previous, ignore_errors=True)
+    files = sum(1 for p in layout.site.rglob("*") if p.is_file())
+    return BuildSummary(
+        donations=len(donations),
+        instances=sum(len(d.instances) for d in donations),
+        files=files,
+        site=layout.site,
+    )

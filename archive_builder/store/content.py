@@ -1,0 +1,138 @@
+"""What a donation dataset holds besides its DICOM files, and reading it back.
+
+    donation.json      the published part of the donation record
+    deid-report.json   what de-identification did (no original value)
+    instances.json     one entry per published file: path, size, SHA-256, annex key,
+                       and the DICOM attributes the catalogs need
+    README.md          what this dataset is and how to get its files
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydicom.dataset import Dataset
+
+RECORD = "donation.json"
+REPORT = "deid-report.json"
+INSTANCES = "instances.json"
+README = "README.md"
+
+# DICOM attributes copied into instances.json (and from there into the catalogs),
+# by keyword; all are read from the de-identified header.
+INSTANCE_KEYWORDS = (
+    "StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "SOPClassUID", "Modality",
+    "SeriesNumber", "InstanceNumber", "SeriesDescription", "StudyDescription",
+    "BodyPartExamined", "Manufacturer", "SliceThickness", "PixelSpacing", "Rows", "Columns",
+    "NumberOfFrames", "BitsAllocated", "PhotometricInterpretation", "KVP",
+    "MagneticFieldStrength", "RepetitionTime", "EchoTime", "ImageType", "StudyDate",
+    "SeriesDate", "PatientSex", "PatientAge",
+)
+
+
+def _plain(value: Any) -> Any:
+    if value is None or value == "":
+        return None
+    if isinstance(value, str | int | float):
+        return value
+    if isinstance(value, bytes):
+        return None
+    try:
+        items = [_plain(v) for v in value]
+    except TypeError:
+        return str(value)
+    return "\\".join(str(v) for v in items)
+
+
+def instance_entry(relpath: str, path: Path, header: Dataset, transfer_syntax: str) -> dict[str, Any]:
+    digest = hashlib.sha256()
+    size = 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(1024 * 1024):
+            digest.update(chunk)
+            size += len(chunk)
+    sha = digest.hexdigest()
+    entry: dict[str, Any] = {
+        "path": relpath,
+        "size": size,
+        "sha256": sha,
+        "annex_key": f"SHA256E-s{size}--{sha}.dcm",
+        "TransferSyntaxUID": transfer_syntax,
+    }
+    for keyword in INSTANCE_KEYWORDS:
+        value = header.get(keyword)
+        entry[keyword] = _plain(value.value if hasattr(value, "value") else value)
+    for keyword in ("SeriesNumber", "InstanceNumber", "Rows", "Columns", "NumberOfFrames",
+                    "BitsAllocated"):
+        if entry[keyword] is not None:
+            try:
+                entry[keyword] = int(entry[keyword])
+            except (TypeError, ValueError):
+                entry[keyword] = None
+    for keyword in ("SliceThickness", "KVP", "MagneticFieldStrength", "RepetitionTime", "EchoTime"):
+        if entry[keyword] is not None:
+            try:
+                entry[keyword] = float(entry[keyword])
+            except (TypeError, ValueError):
+                entry[keyword] = None
+    return entry
+
+
+def write_json(path: Path, data: Any) -> None:
+    path.write_text(json.dumps(data, indent=1, ensure_ascii=False, sort_keys=False) + "\n", "utf-8")
+
+
+@dataclass(frozen=True)
+class StoredDonation:
+    """A donation as its dataset describes it."""
+
+    public_id: str
+    path: Path
+    record: dict[str, Any]
+    report: dict[str, Any]
+    instances: list[dict[str, Any]]
+
+    @property
+    def series(self) -> list[dict[str, Any]]:
+        """One entry per series, in dataset order."""
+        by_uid: dict[str, dict[str, Any]] = {}
+        for inst in self.instances:
+            uid = inst["SeriesInstanceUID"]
+            folder = inst["path"].split("/", 1)[0]
+            entry = by_uid.setdefault(uid, {
+                "folder": folder,
+                "SeriesInstanceUID": uid,
+                "StudyInstanceUID": inst["StudyInstanceUID"],
+                "Modality": inst["Modality"],
+                "SeriesNumber": inst["SeriesNumber"],
+                "SeriesDescription": inst["SeriesDescription"],
+                "BodyPartExamined": inst["BodyPartExamined"],
+                "Manufacturer": inst["Manufacturer"],
+                "SliceThickness": inst["SliceThickness"],
+                "Rows": inst["Rows"],
+                "Columns": inst["Columns"],
+                "instances": 0,
+                "bytes": 0,
+            })
+            entry["instances"] += 1
+            entry["bytes"] += inst["size"]
+        return sorted(by_uid.values(), key=lambda s: s["folder"])
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(i["size"] for i in self.instances)
+
+    @property
+    def modalities(self) -> list[str]:
+        return sorted({i["Modality"] for i in self.instances if i["Modality"]})
+
+
+def read_donation(path: Path) -> StoredDonation:
+    def load(name: str) -> Any:
+        return json.loads((path / name).read_text(encoding="utf-8"))
+
+    return StoredDonation(path.name, path, load(RECORD), load(REPORT), load(INSTANCES))
