@@ -1,10 +1,10 @@
 """The archive folder: its layout, its secret key, and ``init``.
 
-    DIR/archive.toml   configuration (public)
-    DIR/datasets/      DataLad superdataset, one subdataset per donation (public)
-    DIR/site/          the generated static website (public)
-    DIR/private/       secret key, quarantine, staging, logs (never published)
-    DIR/templates/     optional template overrides
+DIR/archive.toml   configuration (public)
+DIR/datasets/      DataLad superdataset, one subdataset per donation (public)
+DIR/site/          the generated static website (public)
+DIR/private/       secret key, quarantine, staging, logs (never published)
+DIR/templates/     optional template overrides
 """
 
 from __future__ import annotations
@@ -139,9 +139,7 @@ def create_layout(
     layout = Layout(root.resolve())
     if layout.config_file.exists():
         raise ConfigError(f"{layout.root} is already an archive ({CONFIG_FILE} exists).")
-    if layout.datasets.exists() and any(
-        p.name != "README.md" for p in layout.datasets.iterdir()
-    ):
+    if layout.datasets.exists() and any(p.name != "README.md" for p in layout.datasets.iterdir()):
         raise ConfigError(
             f"{layout.datasets} exists and is not empty; choose an empty folder for the archive."
         )

@@ -58,20 +58,42 @@ def main() -> None:
 @archive_dir
 @click.option("--name", default="Open Imaging Donations", show_default=True, help="Archive title.")
 @click.option("--publisher", default="Example Health Data Service", show_default=True)
-@click.option("--contact", default="archive@example.org", show_default=True, help="E-mail for questions and withdrawals.")
-@click.option("--base-url", default="http://127.0.0.1:8000/", show_default=True, help="Public URL of the site.")
-@click.option("--license", "license_", type=click.Choice(LICENSES), default="CC-BY-4.0", show_default=True)
+@click.option(
+    "--contact",
+    default="archive@example.org",
+    show_default=True,
+    help="E-mail for questions and withdrawals.",
+)
+@click.option(
+    "--base-url",
+    default="http://127.0.0.1:8000/",
+    show_default=True,
+    help="Public URL of the site.",
+)
+@click.option(
+    "--license", "license_", type=click.Choice(LICENSES), default="CC-BY-4.0", show_default=True
+)
 @friendly
-def init(directory: Path, name: str, publisher: str, contact: str, base_url: str, license_: str) -> None:
+def init(
+    directory: Path, name: str, publisher: str, contact: str, base_url: str, license_: str
+) -> None:
     """Create an archive in DIR: archive.toml, secret key, empty superdataset."""
     archive = pipeline.init(
-        directory, name=name, publisher=publisher, contact=contact, base_url=base_url,
+        directory,
+        name=name,
+        publisher=publisher,
+        contact=contact,
+        base_url=base_url,
         license=license_,
     )
     root = archive.layout.root
     click.echo(f"created archive {archive.config.name!r} in {root}")
-    click.echo(f"  edit {root / 'archive.toml'}, then: archive-builder ingest {directory} PACKAGE...")
-    click.echo(f"  keep a backup of {archive.layout.key_file}: without it, re-ingests are inconsistent")
+    click.echo(
+        f"  edit {root / 'archive.toml'}, then: archive-builder ingest {directory} PACKAGE..."
+    )
+    click.echo(
+        f"  keep a backup of {archive.layout.key_file}: without it, re-ingests are inconsistent"
+    )
 
 
 def _progress(quiet: bool) -> pipeline.Progress | None:
@@ -93,9 +115,7 @@ def _ingest(directory: Path, packages: tuple[Path, ...], quiet: bool) -> int:
     for result in pipeline.ingest(archive, list(packages), progress=_progress(quiet)):
         counts[result.status] = counts.get(result.status, 0) + 1
         if not quiet or result.failed:
-            click.echo(f"{result.status:<9} {result.message if result.action == 'recover' else result.path}"
-                       + ("" if result.action == "recover" else f": {result.message}"),
-                       err=result.failed)
+            click.echo(f"{result.status:<9} {result.path}: {result.message}", err=result.failed)
     summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
     if not quiet:
         click.echo(f"ingest: {summary or 'nothing to do'}")
@@ -104,7 +124,9 @@ def _ingest(directory: Path, packages: tuple[Path, ...], quiet: bool) -> int:
 
 @main.command()
 @archive_dir
-@click.argument("packages", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="PACKAGE...")
+@click.argument(
+    "packages", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="PACKAGE..."
+)
 @click.option("-q", "--quiet", is_flag=True, help="Print only refusals.")
 @friendly
 def ingest(directory: Path, packages: tuple[Path, ...], quiet: bool) -> None:
@@ -145,7 +167,9 @@ def _serve(site: Path, port: int) -> None:
 
 @main.command()
 @archive_dir
-@click.option("--port", default=8000, show_default=True, help="Port on 127.0.0.1 (0 picks a free one).")
+@click.option(
+    "--port", default=8000, show_default=True, help="Port on 127.0.0.1 (0 picks a free one)."
+)
 @friendly
 def serve(directory: Path, port: int) -> None:
     """Serve DIR/site on 127.0.0.1 for a preview."""
@@ -153,7 +177,9 @@ def serve(directory: Path, port: int) -> None:
 
 
 @main.command()
-@click.argument("directory", default=".", type=click.Path(file_okay=False, path_type=Path), metavar="[DIR]")
+@click.argument(
+    "directory", default=".", type=click.Path(file_okay=False, path_type=Path), metavar="[DIR]"
+)
 @click.option("--port", default=8000, show_default=True, help="Port on 127.0.0.1 for the preview.")
 @click.option("--no-serve", is_flag=True, help="Build the demo archive but do not serve it.")
 @friendly
@@ -171,8 +197,11 @@ def demo(directory: Path, port: int, no_serve: bool) -> None:
         click.echo(f"reusing the archive in {directory}")
     else:
         archive = pipeline.init(
-            directory, name="Open Imaging Donations (demo)", publisher="archive-builder demo",
-            contact="demo@example.org", base_url=f"http://127.0.0.1:{port}/",
+            directory,
+            name="Open Imaging Donations (demo)",
+            publisher="archive-builder demo",
+            contact="demo@example.org",
+            base_url=f"http://127.0.0.1:{port}/",
         )
         click.echo(f"created a demo archive in {directory}")
     packages = make_packages(archive.layout.private / "demo-packages")

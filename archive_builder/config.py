@@ -109,7 +109,7 @@ def parse_config(data: dict[str, Any], text: str, path: Path) -> ArchiveConfig:
     for key, meaning in _FIELDS.items():
         value = data.get(key)
         if value is None:
-            problem(key, f"missing; add `{key} = \"...\"` ({meaning})")
+            problem(key, f'missing; add `{key} = "..."` ({meaning})')
         elif not isinstance(value, str) or not value.strip():
             problem(key, f"must be a non-empty string ({meaning})")
         else:

@@ -33,18 +33,57 @@ class DemoStudy:
 
 
 STUDIES = (
-    DemoStudy("demo-head-ct-0001", ("693_J2KR.dcm",), 67, "M", "HEAD",
-              (("ICD-10", "I61.9", "Nontraumatic intracerebral haemorrhage, unspecified"),)),
-    DemoStudy("demo-shoulder-mr-0002", ("MR2_J2KR.dcm",), 54, "F", "SHOULDER",
-              (("ICD-10", "M75.1", "Rotator cuff syndrome"),), license="CC0-1.0"),
-    DemoStudy("demo-chest-cr-0003", ("RG1_J2KI.dcm",), 38, "M", "CHEST",
-              (("ICD-10", "J18.9", "Pneumonia, unspecified organism"),), as_zip=True),
-    DemoStudy("demo-leg-cr-0004", ("RG3_J2KI.dcm",), 15, "F", "LEG",
-              (("SNOMED-CT", "203467005", "Non-ossifying fibroma of bone"),)),
-    DemoStudy("demo-brain-mr-0005", ("dicomdirtests/98892003/MR700/4467",), 45, "M", "BRAIN",
-              (("ICD-10", "I67.1", "Cerebral aneurysm, nonruptured"),)),
-    DemoStudy("demo-head-ct-0006", ("dicomdirtests/77654033/CT2/17106",), 93, "M", "HEAD",
-              (("ICD-10", "S06.0", "Concussion"),), license="CC0-1.0"),
+    DemoStudy(
+        "demo-head-ct-0001",
+        ("693_J2KR.dcm",),
+        67,
+        "M",
+        "HEAD",
+        (("ICD-10", "I61.9", "Nontraumatic intracerebral haemorrhage, unspecified"),),
+    ),
+    DemoStudy(
+        "demo-shoulder-mr-0002",
+        ("MR2_J2KR.dcm",),
+        54,
+        "F",
+        "SHOULDER",
+        (("ICD-10", "M75.1", "Rotator cuff syndrome"),),
+        license="CC0-1.0",
+    ),
+    DemoStudy(
+        "demo-chest-cr-0003",
+        ("RG1_J2KI.dcm",),
+        38,
+        "M",
+        "CHEST",
+        (("ICD-10", "J18.9", "Pneumonia, unspecified organism"),),
+        as_zip=True,
+    ),
+    DemoStudy(
+        "demo-leg-cr-0004",
+        ("RG3_J2KI.dcm",),
+        15,
+        "F",
+        "LEG",
+        (("SNOMED-CT", "203467005", "Non-ossifying fibroma of bone"),),
+    ),
+    DemoStudy(
+        "demo-brain-mr-0005",
+        ("dicomdirtests/98892003/MR700/4467",),
+        45,
+        "M",
+        "BRAIN",
+        (("ICD-10", "I67.1", "Cerebral aneurysm, nonruptured"),),
+    ),
+    DemoStudy(
+        "demo-head-ct-0006",
+        ("dicomdirtests/77654033/CT2/17106",),
+        93,
+        "M",
+        "HEAD",
+        (("ICD-10", "S06.0", "Concussion"),),
+        license="CC0-1.0",
+    ),
     DemoStudy("demo-chest-ct-0007", ("CT_small.dcm",), 72, "F", "CHEST", ()),
 )
 
@@ -52,11 +91,13 @@ STUDIES = (
 def _testfile(name: str) -> Path:
     path = pydicom.data.get_testdata_file(name, download=False)
     if path is None:
-        raise FileNotFoundError(f"pydicom test file {name} is not installed (pip install pydicom-data)")
+        raise FileNotFoundError(
+            f"pydicom test file {name} is not installed (pip install pydicom-data)"
+        )
     return Path(path)
 
 
-def _study_files(anchor: Path) -> list[Path]:
+def study_files(anchor: Path) -> list[Path]:
     """Every file under the anchor's patient folder that belongs to the anchor's study."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -82,19 +123,24 @@ def make_packages(out_dir: Path) -> list[Path]:
         sources: list[Path] = []
         for name in study.files:
             anchor = _testfile(name)
-            sources += _study_files(anchor) if "/" in name else [anchor]
+            sources += study_files(anchor) if "/" in name else [anchor]
         for index, source in enumerate(sources):
             # The portal exports files under their original names; so do we.
             shutil.copy2(source, folder / "dicom" / f"{index:03d}_{source.name}")
         record = {
             "schema_version": 1,
             "donation_id": study.donation_id,
-            "consent": {"given_at": "2026-11-02T10:15:00+01:00", "text_version": "2026-01",
-                        "license": study.license},
+            "consent": {
+                "given_at": "2026-11-02T10:15:00+01:00",
+                "text_version": "2026-01",
+                "license": study.license,
+            },
             "subject": {"age_years": study.age_years, "sex": study.sex},
             "study": {
                 "anatomical_region": study.region,
-                "diagnoses": [{"system": s, "code": c, "display": d} for s, c, d in study.diagnoses],
+                "diagnoses": [
+                    {"system": s, "code": c, "display": d} for s, c, d in study.diagnoses
+                ],
             },
         }
         (folder / "donation.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")

@@ -99,7 +99,7 @@ def _readme(public_id: str, record: dict[str, object], base_url: str) -> str:
 An imaging study that its patient chose to donate for research, de-identified
 following DICOM PS3.15 Annex E (see `deid-report.json`).
 
-- Licence: {record['license']}
+- Licence: {record["license"]}
 - Description and citation: {base_url}datasets/{public_id}/
 
 Files:
@@ -143,7 +143,13 @@ def _ingest_one(
     public_id = keys.public_id(key, record.donation_id)
     label = str(package.source)
     if is_registered(layout, public_id):
-        return Result("ingest", "notneeded", label, f"already in the archive as {public_id}; nothing changed", public_id)
+        return Result(
+            "ingest",
+            "notneeded",
+            label,
+            f"already in the archive as {public_id}; nothing changed",
+            public_id,
+        )
     donor = Donor(
         key=key,
         public_id=public_id,
@@ -163,7 +169,9 @@ def _ingest_one(
         study.skipped.extend(package.skipped)
         public_record = record.public(public_id)
         if any(study.leaks_in(text) for text in _texts(public_record)):
-            raise LeakError(["the donation record repeats an identifying value of the DICOM header"])
+            raise LeakError(
+                ["the donation record repeats an identifying value of the DICOM header"]
+            )
         instances = [
             instance_entry(o.relpath, dataset / o.relpath, o.header, o.transfer_syntax)
             for o in study.outputs
@@ -209,14 +217,18 @@ def ingest(
                     except LeakError as exc:
                         where = _quarantine(layout, source, token, str(exc))
                         result = Result(
-                            "ingest", "refused", str(source),
+                            "ingest",
+                            "refused",
+                            str(source),
                             f"{exc}. Nothing was published; the package is quarantined in "
                             f"{where.relative_to(layout.root)}.",
                         )
                     except DeidError as exc:
-                        result = Result("ingest", "refused", str(source), f"{source}: {exc}")
+                        result = Result("ingest", "refused", str(source), str(exc))
             except IntakeError as exc:
-                result = Result("ingest", "refused", str(source), str(exc))
+                result = Result(
+                    "ingest", "refused", str(source), str(exc).removeprefix(f"{source}: ")
+                )
             _log(layout, result, token)
             yield result
 

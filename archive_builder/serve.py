@@ -14,7 +14,7 @@ class ServeError(ArchiveError, OSError):
 
 
 class _Handler(http.server.SimpleHTTPRequestHandler):
-    extensions_map = {
+    extensions_map = {  # noqa: RUF012 (the base class defines it so)
         **http.server.SimpleHTTPRequestHandler.extensions_map,
         ".parquet": "application/vnd.apache.parquet",
         ".cff": "text/yaml; charset=utf-8",

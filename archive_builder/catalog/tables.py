@@ -29,7 +29,10 @@ class Table:
     @property
     def schema(self) -> pa.Schema:
         return pa.schema(
-            [pa.field(c.name, c.type, metadata={"description": c.description}) for c in self.columns]
+            [
+                pa.field(c.name, c.type, metadata={"description": c.description})
+                for c in self.columns
+            ]
         )
 
     @property
@@ -41,18 +44,36 @@ DONATIONS = Table(
     "donations",
     "One row per donation: who donated what, under which licence (no identifier).",
     (
-        Column("public_id", pa.string(), "The donation's public identifier; its dataset is datasets/<public_id>."),
-        Column("release_added", pa.string(), "The release that first included the donation; empty until released."),
+        Column(
+            "public_id",
+            pa.string(),
+            "The donation's public identifier; its dataset is datasets/<public_id>.",
+        ),
+        Column(
+            "release_added",
+            pa.string(),
+            "The release that first included the donation; empty until released.",
+        ),
         Column("license", pa.string(), "SPDX identifier of the licence the donor chose."),
         Column("age", pa.int16(), "Age at the study in whole years; 90 means 90 or over."),
         Column("sex", pa.string(), "DICOM Patient's Sex: F, M or O."),
-        Column("anatomical_region", pa.string(), "Examined region, a DICOM Body Part Examined term."),
-        Column("diagnosis_codes", pa.list_(pa.string()), "Diagnoses as SYSTEM:CODE (ICD-10, ICD-10-CM, SNOMED-CT)."),
+        Column(
+            "anatomical_region", pa.string(), "Examined region, a DICOM Body Part Examined term."
+        ),
+        Column(
+            "diagnosis_codes",
+            pa.list_(pa.string()),
+            "Diagnoses as SYSTEM:CODE (ICD-10, ICD-10-CM, SNOMED-CT).",
+        ),
         Column("modalities", pa.list_(pa.string()), "DICOM modalities of the published series."),
         Column("series_count", pa.int32(), "Number of published series."),
         Column("instance_count", pa.int32(), "Number of published DICOM files."),
         Column("total_bytes", pa.int64(), "Size of the published DICOM files in bytes."),
-        Column("withdrawn", pa.bool_(), "True once the donor has withdrawn; the data are no longer available."),
+        Column(
+            "withdrawn",
+            pa.bool_(),
+            "True once the donor has withdrawn; the data are no longer available.",
+        ),
     ),
 )
 
@@ -62,17 +83,33 @@ SERIES = Table(
     (
         Column("public_id", pa.string(), "The donation the series belongs to."),
         Column("folder", pa.string(), "Folder of the series in the donation's dataset."),
-        Column("StudyInstanceUID", pa.string(), "DICOM Study Instance UID (keyed replacement of the original)."),
-        Column("SeriesInstanceUID", pa.string(), "DICOM Series Instance UID (keyed replacement of the original)."),
+        Column(
+            "StudyInstanceUID",
+            pa.string(),
+            "DICOM Study Instance UID (keyed replacement of the original).",
+        ),
+        Column(
+            "SeriesInstanceUID",
+            pa.string(),
+            "DICOM Series Instance UID (keyed replacement of the original).",
+        ),
         Column("Modality", pa.string(), "DICOM Modality (CT, MR, CR, ...)."),
         Column("SeriesNumber", pa.int32(), "DICOM Series Number."),
-        Column("SeriesDescription", pa.string(), "DICOM Series Description, after Clean Descriptors."),
-        Column("BodyPartExamined", pa.string(), "DICOM Body Part Examined, as recorded by the scanner."),
+        Column(
+            "SeriesDescription", pa.string(), "DICOM Series Description, after Clean Descriptors."
+        ),
+        Column(
+            "BodyPartExamined", pa.string(), "DICOM Body Part Examined, as recorded by the scanner."
+        ),
         Column("Manufacturer", pa.string(), "DICOM Manufacturer of the scanner."),
         Column("SliceThickness", pa.float64(), "DICOM Slice Thickness in mm."),
         Column("Rows", pa.int32(), "DICOM Rows of the first instance."),
         Column("Columns", pa.int32(), "DICOM Columns of the first instance."),
-        Column("NumberOfSeriesRelatedInstances", pa.int32(), "Number of published instances in the series."),
+        Column(
+            "NumberOfSeriesRelatedInstances",
+            pa.int32(),
+            "Number of published instances in the series.",
+        ),
         Column("total_bytes", pa.int64(), "Size of the series' files in bytes."),
     ),
 )
@@ -86,7 +123,11 @@ INSTANCES = Table(
         Column("size", pa.int64(), "File size in bytes."),
         Column("sha256", pa.string(), "SHA-256 of the file, hex."),
         Column("annex_key", pa.string(), "The git-annex key of the file (SHA256E backend)."),
-        Column("TransferSyntaxUID", pa.string(), "DICOM Transfer Syntax UID (pixel data as received, never re-encoded)."),
+        Column(
+            "TransferSyntaxUID",
+            pa.string(),
+            "DICOM Transfer Syntax UID (pixel data as received, never re-encoded).",
+        ),
         Column("StudyInstanceUID", pa.string(), "DICOM Study Instance UID."),
         Column("SeriesInstanceUID", pa.string(), "DICOM Series Instance UID."),
         Column("SOPInstanceUID", pa.string(), "DICOM SOP Instance UID."),
@@ -100,15 +141,21 @@ INSTANCES = Table(
         Column("PixelSpacing", pa.string(), "DICOM Pixel Spacing, row\\column in mm."),
         Column("Rows", pa.int32(), "DICOM Rows."),
         Column("Columns", pa.int32(), "DICOM Columns."),
-        Column("NumberOfFrames", pa.int32(), "DICOM Number of Frames (empty for single-frame objects)."),
+        Column(
+            "NumberOfFrames", pa.int32(), "DICOM Number of Frames (empty for single-frame objects)."
+        ),
         Column("BitsAllocated", pa.int32(), "DICOM Bits Allocated."),
         Column("PhotometricInterpretation", pa.string(), "DICOM Photometric Interpretation."),
         Column("ImageType", pa.string(), "DICOM Image Type, values separated by backslashes."),
         Column("KVP", pa.float64(), "DICOM KVP (CT, X-ray)."),
-        Column("MagneticFieldStrength", pa.float64(), "DICOM Magnetic Field Strength in tesla (MR)."),
+        Column(
+            "MagneticFieldStrength", pa.float64(), "DICOM Magnetic Field Strength in tesla (MR)."
+        ),
         Column("RepetitionTime", pa.float64(), "DICOM Repetition Time in ms (MR)."),
         Column("EchoTime", pa.float64(), "DICOM Echo Time in ms (MR)."),
-        Column("StudyDate", pa.string(), "DICOM Study Date, shifted by the donation's secret offset."),
+        Column(
+            "StudyDate", pa.string(), "DICOM Study Date, shifted by the donation's secret offset."
+        ),
     ),
 )
 
@@ -119,10 +166,20 @@ OFFERS = Table(
         Column("date", pa.date32(), "Day the donation button was shown."),
         Column("modality", pa.string(), "DICOM Modality of the studies offered."),
         Column("anatomical_region", pa.string(), "Examined region of the studies offered."),
-        Column("offered", pa.int32(), "Patients offered the button; empty when suppressed (fewer than 5)."),
-        Column("accepted", pa.int32(), "Patients who donated; empty when suppressed (fewer than 5)."),
-        Column("declined", pa.int32(), "Patients who declined; empty when suppressed (fewer than 5)."),
-        Column("suppressed", pa.bool_(), "True when a count below 5 was withheld to protect privacy."),
+        Column(
+            "offered",
+            pa.int32(),
+            "Patients offered the button; empty when suppressed (fewer than 5).",
+        ),
+        Column(
+            "accepted", pa.int32(), "Patients who donated; empty when suppressed (fewer than 5)."
+        ),
+        Column(
+            "declined", pa.int32(), "Patients who declined; empty when suppressed (fewer than 5)."
+        ),
+        Column(
+            "suppressed", pa.bool_(), "True when a count below 5 was withheld to protect privacy."
+        ),
     ),
 )
 

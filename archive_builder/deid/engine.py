@@ -33,8 +33,18 @@ from .uids import is_well_known
 
 DUMMY_TEXT = "ANONYMIZED"
 _DUMMIES: dict[str, object] = {
-    "DA": "19000101", "TM": "000000", "DT": "19000101000000", "AS": "000Y",
-    "IS": "0", "DS": "0", "US": 0, "SS": 0, "UL": 0, "SL": 0, "FL": 0.0, "FD": 0.0,
+    "DA": "19000101",
+    "TM": "000000",
+    "DT": "19000101000000",
+    "AS": "000Y",
+    "IS": "0",
+    "DS": "0",
+    "US": 0,
+    "SS": 0,
+    "UL": 0,
+    "SL": 0,
+    "FL": 0.0,
+    "FD": 0.0,
 }
 _BINARY = frozenset({"OB", "OW", "OF", "OD", "OL", "OV", "UN"})
 
@@ -93,7 +103,9 @@ class _Cleaner:
 
     def element(self, elem: DataElement) -> DataElement | None:
         tag, vr = elem.tag, elem.VR
-        name = elem.keyword or ("private" if tag.is_private else f"({tag.group:04X},{tag.element:04X})")
+        name = elem.keyword or (
+            "private" if tag.is_private else f"({tag.group:04X},{tag.element:04X})"
+        )
         rule = self.profile.rule_for(tag)
         if rule is None:
             if elem.keyword not in SAFE_KEYWORDS or (vr == "UN" and name != "PixelData"):

@@ -10,5 +10,7 @@ class LeakError(DeidError):
 
     def __init__(self, problems: list[str]):
         self.problems = problems
-        shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
+        shown = "; ".join(problems[:5]) + (
+            f"; and {len(problems) - 5} more" if len(problems) > 5 else ""
+        )
         super().__init__(f"the verifier found identifying values after de-identification: {shown}")

@@ -10,8 +10,8 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from pydicom.dataset import Dataset
 from pydicom.dataelem import DataElement
+from pydicom.dataset import Dataset
 from pydicom.valuerep import PersonName
 
 from .profile import load_profile
@@ -21,8 +21,20 @@ from .uids import is_well_known
 # itself writes); they are not searched for.
 GENERIC = frozenset(
     {
-        "anonymous", "anonymized", "anonymised", "unknown", "none", "n/a", "null", "test",
-        "patient", "other", "removed", "deidentified", "yes", "no",
+        "anonymous",
+        "anonymized",
+        "anonymised",
+        "unknown",
+        "none",
+        "n/a",
+        "null",
+        "test",
+        "patient",
+        "other",
+        "removed",
+        "deidentified",
+        "yes",
+        "no",
     }
 )
 _MIN_VALUE = 4
@@ -64,8 +76,14 @@ def _values(elem: DataElement) -> Iterable[str]:
 def date_variants(yyyymmdd: str) -> set[str]:
     y, m, d = yyyymmdd[:4], yyyymmdd[4:6], yyyymmdd[6:8]
     return {
-        yyyymmdd, f"{y}-{m}-{d}", f"{y}.{m}.{d}", f"{y}/{m}/{d}",
-        f"{d}.{m}.{y}", f"{d}/{m}/{y}", f"{m}/{d}/{y}", f"{d}-{m}-{y}",
+        yyyymmdd,
+        f"{y}-{m}-{d}",
+        f"{y}.{m}.{d}",
+        f"{y}/{m}/{d}",
+        f"{d}.{m}.{y}",
+        f"{d}/{m}/{y}",
+        f"{m}/{d}/{y}",
+        f"{d}-{m}-{y}",
     }
 
 

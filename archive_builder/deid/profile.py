@@ -16,7 +16,10 @@ from typing import Any
 # CID 7050 "De-identification Method": the codes recorded in every output.
 BASIC_PROFILE = ("113100", "Basic Application Confidentiality Profile")
 APPLIED_OPTIONS = {
-    "rtnLongModifDatesOpt": ("113107", "Retain Longitudinal Temporal Information Modified Dates Option"),
+    "rtnLongModifDatesOpt": (
+        "113107",
+        "Retain Longitudinal Temporal Information Modified Dates Option",
+    ),
     "rtnPatCharsOpt": ("113108", "Retain Patient Characteristics Option"),
     "cleanDescOpt": ("113105", "Clean Descriptors Option"),
 }

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import warnings
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -44,7 +43,7 @@ class StudyResult:
     identifiers: Identifiers = field(default_factory=Identifiers)
 
     def leaks_in(self, text: str) -> bool:
-        """Whether ``text`` (say, a free-text field of the donation record) repeats an identifier."""
+        """Whether ``text`` (a free-text field of the donation record) repeats an identifier."""
         return bool(self.identifiers.find(text))
 
     def report(self) -> dict[str, Any]:
@@ -116,7 +115,9 @@ def plan(sources: Sequence[Source]) -> tuple[list[tuple[Source, str]], list[dict
     series: dict[str, list[Source]] = {}
     for source in included:
         series.setdefault(str(source.header.get("SeriesInstanceUID", "")), []).append(source)
-    ordered = sorted(series.values(), key=lambda s: _order_key(s[0].header, "SeriesInstanceUID", "SeriesNumber"))
+    ordered = sorted(
+        series.values(), key=lambda s: _order_key(s[0].header, "SeriesInstanceUID", "SeriesNumber")
+    )
     layout: list[tuple[Source, str]] = []
     for s_index, members in enumerate(ordered, start=1):
         members.sort(key=lambda s: _order_key(s.header, "SOPInstanceUID", "InstanceNumber"))
@@ -129,7 +130,11 @@ def plan(sources: Sequence[Source]) -> tuple[list[tuple[Source, str]], list[dict
 
 
 def _process_one(
-    source: Source, target: Path, donor: Donor, identifiers: Identifiers, tally: Counter[tuple[str, str]]
+    source: Source,
+    target: Path,
+    donor: Donor,
+    identifiers: Identifiers,
+    tally: Counter[tuple[str, str]],
 ) -> Output:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -145,7 +150,7 @@ def _process_one(
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_name(target.name + ".partial")
         clean.save_as(partial, enforce_file_format=True)
-        os.replace(partial, target)
+        partial.replace(target)
     for keyword in ("PixelData", "FloatPixelData", "DoubleFloatPixelData"):
         if keyword in clean:
             del clean[keyword]
@@ -178,7 +183,8 @@ def deidentify_study(
             progress(done, len(layout))
     if not result.outputs:
         raise DeidError(
-            "no instance can be published: "
-            + "; ".join(sorted({e["reason"] for e in excluded})) if excluded else "no instance"
+            "no instance can be published: " + "; ".join(sorted({e["reason"] for e in excluded}))
+            if excluded
+            else "no instance"
         )
     return result

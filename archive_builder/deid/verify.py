@@ -48,9 +48,14 @@ def find_leaks(ds: FileDataset, identifiers: Identifiers, encoded: bytes) -> lis
         if elem.VR == "UI" and elem.value:
             values = elem.value if isinstance(elem.value, list | tuple) else [elem.value]
             for value in map(str, values):
-                if not (is_well_known(value) or value.startswith("2.25.") or (
-                    elem.keyword == "ImplementationClassUID" and value == PYDICOM_IMPLEMENTATION_UID
-                )):
+                if not (
+                    is_well_known(value)
+                    or value.startswith("2.25.")
+                    or (
+                        elem.keyword == "ImplementationClassUID"
+                        and value == PYDICOM_IMPLEMENTATION_UID
+                    )
+                ):
                     problems.append(f"{where}: a UID that is neither well known nor keyed")
         if elem.VR in ("SQ", "OB", "OW", "OF", "OD", "OL", "OV", "UN") or elem.value is None:
             continue

@@ -8,7 +8,8 @@ import markdown as md
 
 
 def to_html(text: str) -> str:
-    return md.markdown(text, extensions=["extra", "sane_lists"], output_format="html")
+    html: str = md.markdown(text, extensions=["extra", "sane_lists"], output_format="html")
+    return html
 
 
 class _Text(HTMLParser):

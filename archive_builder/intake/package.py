@@ -143,7 +143,9 @@ def _check_zip(archive: zipfile.ZipFile, limits: Limits, label: str) -> list[zip
     return members
 
 
-def _extract(archive: zipfile.ZipFile, members: list[zipfile.ZipInfo], dest: Path, label: str) -> None:
+def _extract(
+    archive: zipfile.ZipFile, members: list[zipfile.ZipInfo], dest: Path, label: str
+) -> None:
     for member in members:
         target = dest.joinpath(*PurePosixPath(member.filename.replace("\\", "/")).parts)
         if not target.resolve().is_relative_to(dest.resolve()):
@@ -174,6 +176,17 @@ def _find_record(root: Path, label: str) -> Path:
     )
 
 
+def _truncated(ds: Dataset, path: Path) -> bool:
+    """Whether a deferred value (pixel data above all) runs past the end of the file."""
+    size = path.stat().st_size
+    for tag in list(ds.keys()):
+        raw = ds.get_item(tag, keep_deferred=True)
+        tell, length = getattr(raw, "value_tell", None), getattr(raw, "length", 0)
+        if tell is not None and length != 0xFFFFFFFF and tell + length > size:
+            return True
+    return False
+
+
 def _read_header(path: Path) -> tuple[Dataset | None, str | None]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -190,6 +203,8 @@ def _read_header(path: Path) -> tuple[Dataset | None, str | None]:
             return None, "not a DICOM file"
         except Exception:
             return None, "a damaged or truncated DICOM file"
+    if _truncated(ds, path):
+        return None, "a damaged or truncated DICOM file"
     if str(ds.file_meta.get("MediaStorageSOPClassUID", "")) == DICOMDIR_CLASS:
         return None, "a DICOMDIR (a media index, not an image)"
     if "TransferSyntaxUID" not in ds.file_meta:

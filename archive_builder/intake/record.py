@@ -84,8 +84,8 @@ def parse_record(data: Any, source: str) -> DonationRecord:
         where = ".".join(str(p) for p in error.absolute_path) or "(top level)"
         if where == "donation_id" or error.validator in ("pattern", "enum", "const"):
             # Say what is expected without echoing a value that may be secret.
-            expected = error.schema.get("pattern") or error.schema.get("enum") or error.schema.get(
-                "const"
+            expected = (
+                error.schema.get("pattern") or error.schema.get("enum") or error.schema.get("const")
             )
             problems.append(f"{where}: not an allowed value (expected {expected})")
         else:

@@ -95,7 +95,10 @@ def render_site(
     _write(
         out_dir / "index.html",
         env.get_template("index.html").render(
-            **common, root="", donations=donations, totals=totals,
+            **common,
+            root="",
+            donations=donations,
+            totals=totals,
             archive_clone=f"datalad clone ria+{config.base_url}store#~archive archive",
         ),
     )
@@ -108,8 +111,12 @@ def render_site(
         _write(
             folder / "index.html",
             env.get_template("donation.html").render(
-                **common, root="../../", d=donation, record=donation.record,
-                series=donation.series, report=donation.report,
+                **common,
+                root="../../",
+                d=donation,
+                record=donation.record,
+                series=donation.series,
+                report=donation.report,
                 commands=clone_commands(config, donation.public_id),
                 license=LICENSES[donation.record["license"]],
             ),

@@ -1,10 +1,10 @@
 """What a donation dataset holds besides its DICOM files, and reading it back.
 
-    donation.json      the published part of the donation record
-    deid-report.json   what de-identification did (no original value)
-    instances.json     one entry per published file: path, size, SHA-256, annex key,
-                       and the DICOM attributes the catalogs need
-    README.md          what this dataset is and how to get its files
+donation.json      the published part of the donation record
+deid-report.json   what de-identification did (no original value)
+instances.json     one entry per published file: path, size, SHA-256, annex key,
+                   and the DICOM attributes the catalogs need
+README.md          what this dataset is and how to get its files
 """
 
 from __future__ import annotations
@@ -25,12 +25,33 @@ README = "README.md"
 # DICOM attributes copied into instances.json (and from there into the catalogs),
 # by keyword; all are read from the de-identified header.
 INSTANCE_KEYWORDS = (
-    "StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "SOPClassUID", "Modality",
-    "SeriesNumber", "InstanceNumber", "SeriesDescription", "StudyDescription",
-    "BodyPartExamined", "Manufacturer", "SliceThickness", "PixelSpacing", "Rows", "Columns",
-    "NumberOfFrames", "BitsAllocated", "PhotometricInterpretation", "KVP",
-    "MagneticFieldStrength", "RepetitionTime", "EchoTime", "ImageType", "StudyDate",
-    "SeriesDate", "PatientSex", "PatientAge",
+    "StudyInstanceUID",
+    "SeriesInstanceUID",
+    "SOPInstanceUID",
+    "SOPClassUID",
+    "Modality",
+    "SeriesNumber",
+    "InstanceNumber",
+    "SeriesDescription",
+    "StudyDescription",
+    "BodyPartExamined",
+    "Manufacturer",
+    "SliceThickness",
+    "PixelSpacing",
+    "Rows",
+    "Columns",
+    "NumberOfFrames",
+    "BitsAllocated",
+    "PhotometricInterpretation",
+    "KVP",
+    "MagneticFieldStrength",
+    "RepetitionTime",
+    "EchoTime",
+    "ImageType",
+    "StudyDate",
+    "SeriesDate",
+    "PatientSex",
+    "PatientAge",
 )
 
 
@@ -48,7 +69,9 @@ def _plain(value: Any) -> Any:
     return "\\".join(str(v) for v in items)
 
 
-def instance_entry(relpath: str, path: Path, header: Dataset, transfer_syntax: str) -> dict[str, Any]:
+def instance_entry(
+    relpath: str, path: Path, header: Dataset, transfer_syntax: str
+) -> dict[str, Any]:
     digest = hashlib.sha256()
     size = 0
     with path.open("rb") as handle:
@@ -66,8 +89,14 @@ def instance_entry(relpath: str, path: Path, header: Dataset, transfer_syntax: s
     for keyword in INSTANCE_KEYWORDS:
         value = header.get(keyword)
         entry[keyword] = _plain(value.value if hasattr(value, "value") else value)
-    for keyword in ("SeriesNumber", "InstanceNumber", "Rows", "Columns", "NumberOfFrames",
-                    "BitsAllocated"):
+    for keyword in (
+        "SeriesNumber",
+        "InstanceNumber",
+        "Rows",
+        "Columns",
+        "NumberOfFrames",
+        "BitsAllocated",
+    ):
         if entry[keyword] is not None:
             try:
                 entry[keyword] = int(entry[keyword])
@@ -103,21 +132,24 @@ class StoredDonation:
         for inst in self.instances:
             uid = inst["SeriesInstanceUID"]
             folder = inst["path"].split("/", 1)[0]
-            entry = by_uid.setdefault(uid, {
-                "folder": folder,
-                "SeriesInstanceUID": uid,
-                "StudyInstanceUID": inst["StudyInstanceUID"],
-                "Modality": inst["Modality"],
-                "SeriesNumber": inst["SeriesNumber"],
-                "SeriesDescription": inst["SeriesDescription"],
-                "BodyPartExamined": inst["BodyPartExamined"],
-                "Manufacturer": inst["Manufacturer"],
-                "SliceThickness": inst["SliceThickness"],
-                "Rows": inst["Rows"],
-                "Columns": inst["Columns"],
-                "instances": 0,
-                "bytes": 0,
-            })
+            entry = by_uid.setdefault(
+                uid,
+                {
+                    "folder": folder,
+                    "SeriesInstanceUID": uid,
+                    "StudyInstanceUID": inst["StudyInstanceUID"],
+                    "Modality": inst["Modality"],
+                    "SeriesNumber": inst["SeriesNumber"],
+                    "SeriesDescription": inst["SeriesDescription"],
+                    "BodyPartExamined": inst["BodyPartExamined"],
+                    "Manufacturer": inst["Manufacturer"],
+                    "SliceThickness": inst["SliceThickness"],
+                    "Rows": inst["Rows"],
+                    "Columns": inst["Columns"],
+                    "instances": 0,
+                    "bytes": 0,
+                },
+            )
             entry["instances"] += 1
             entry["bytes"] += inst["size"]
         return sorted(by_uid.values(), key=lambda s: s["folder"])

@@ -56,8 +56,12 @@ def git(repo: Path, *args: str, committer: Committer | None = None, check: bool 
 
 
 def datalad(*args: str | Path, cwd: Path, committer: Committer) -> None:
-    run(["datalad", "-l", "error", *args], cwd=cwd,
-        identity=committer.identity, extra_env=committer.env)
+    run(
+        ["datalad", "-l", "error", *args],
+        cwd=cwd,
+        identity=committer.identity,
+        extra_env=committer.env,
+    )
 
 
 def _configure(repo: Path, committer: Committer) -> None:
@@ -69,28 +73,57 @@ def _configure(repo: Path, committer: Committer) -> None:
 
 def create_superdataset(path: Path, committer: Committer) -> None:
     path.mkdir(parents=True, exist_ok=True)
-    datalad("create", "--force", "--description", "archive superdataset", str(path),
-            cwd=path.parent, committer=committer)
+    datalad(
+        "create",
+        "--force",
+        "--description",
+        "archive superdataset",
+        str(path),
+        cwd=path.parent,
+        committer=committer,
+    )
     _configure(path, committer)
     readme = path / "README.md"
     if readme.exists():
-        datalad("save", "-d", str(path), "-m", "Describe the superdataset", str(readme),
-                cwd=path, committer=committer)
+        datalad(
+            "save",
+            "-d",
+            str(path),
+            "-m",
+            "Describe the superdataset",
+            str(readme),
+            cwd=path,
+            committer=committer,
+        )
 
 
 def create_donation_dataset(path: Path, committer: Committer) -> None:
     if path.exists():
         shutil.rmtree(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    datalad("create", "--description", "donation dataset", str(path),
-            cwd=path.parent, committer=committer)
+    datalad(
+        "create",
+        "--description",
+        "donation dataset",
+        str(path),
+        cwd=path.parent,
+        committer=committer,
+    )
     _configure(path, committer)
     (path / ".gitattributes").write_text(GITATTRIBUTES, encoding="utf-8")
 
 
 def save(dataset: Path, message: str, committer: Committer, *paths: Path) -> None:
-    datalad("save", "-d", str(dataset), "-m", message, *[str(p) for p in paths],
-            cwd=dataset, committer=committer)
+    datalad(
+        "save",
+        "-d",
+        str(dataset),
+        "-m",
+        message,
+        *[str(p) for p in paths],
+        cwd=dataset,
+        committer=committer,
+    )
 
 
 def is_dataset(path: Path) -> bool:
@@ -103,9 +136,7 @@ def registered(superdataset: Path) -> list[str]:
         raise StoreError(f"{superdataset} is not a DataLad dataset; was the archive initialised?")
     listing = git(superdataset, "ls-tree", "HEAD", check=False)
     return sorted(
-        line.split("\t", 1)[1]
-        for line in listing.splitlines()
-        if line.startswith("160000 ")
+        line.split("\t", 1)[1] for line in listing.splitlines() if line.startswith("160000 ")
     )
 
 

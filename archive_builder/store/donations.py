@@ -50,7 +50,9 @@ def recover(layout: Layout, committer: Committer) -> list[str]:
             continue
         if is_dataset(child) and head_commit(child) and is_clean(child):
             save(layout.datasets, f"Add donation {child.name}", committer, child)
-            notes.append(f"registered {child.name}, left complete but unregistered by an interrupted ingest")
+            notes.append(
+                f"registered {child.name}, left complete but unregistered by an interrupted ingest"
+            )
         else:
             raise StoreError(
                 f"{child} is in datasets/ but is not a complete donation dataset; move it out "

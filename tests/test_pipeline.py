@@ -1,0 +1,175 @@
+"""The whole path, init -> ingest -> build, with real DataLad and real DICOM files."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pyarrow.parquet as pq
+from conftest import git_log, run_cli, sample
+from pydicom import dcmread
+
+from archive_builder.config import load_config
+from archive_builder.demo import study_files
+
+MR_STUDY = study_files(sample("dicomdirtests/98892003/MR700/4467"))
+
+
+def test_init_creates_an_archive_with_a_private_key_and_a_superdataset(archive_dir: Path) -> None:
+    key = archive_dir / "private" / "secret.key"
+    assert key.stat().st_mode & 0o777 == 0o600
+    config = load_config(archive_dir)
+    assert (config.name, config.base_url) == ("Test Archive", "https://data.example.org/")
+    assert (archive_dir / "datasets" / ".datalad" / "config").is_file()
+    assert git_log(archive_dir / "datasets")  # committed
+
+
+def test_init_refuses_an_existing_archive(archive_dir: Path) -> None:
+    result = run_cli("init", archive_dir)
+    assert result.exit_code == 2
+    assert "already an archive" in result.output
+
+
+def test_ingest_then_build_publishes_a_donation(archive_dir: Path, make_package) -> None:
+    package = make_package([sample("CT_small.dcm")], donation_id="portal-abc-12345")
+    result = run_cli("ingest", archive_dir, package)
+    assert result.exit_code == 0, result.output
+    assert "added as don-" in result.output
+    public_id = result.output.split("added as ")[1].split()[0]
+
+    dataset = archive_dir / "datasets" / public_id
+    files = sorted(
+        p.relative_to(dataset).as_posix()
+        for p in dataset.rglob("*")
+        if ".git" not in p.parts and ".datalad" not in p.parts and p.is_file()
+    )
+    assert files == [
+        ".gitattributes",
+        "README.md",
+        "deid-report.json",
+        "donation.json",
+        "instances.json",
+        "series-001/instance-0001.dcm",
+    ]
+    # DICOM in git-annex, text in git
+    assert (dataset / "series-001" / "instance-0001.dcm").is_symlink()
+    assert not (dataset / "donation.json").is_symlink()
+    # the portal's donation id is never published
+    for path in dataset.rglob("*"):
+        if path.is_file():
+            assert b"portal-abc-12345" not in path.read_bytes(), path
+    ds = dcmread(dataset / "series-001" / "instance-0001.dcm")
+    assert ds.PatientName == public_id and ds.PatientIdentityRemoved == "YES"
+    assert ds.PatientAge == "052Y"
+
+    result = run_cli("build", archive_dir)
+    assert result.exit_code == 0, result.output
+    site = archive_dir / "site"
+    page = (site / "datasets" / public_id / "index.html").read_text()
+    assert (
+        "Migraine, unspecified" in page
+        and f"ria+https://data.example.org/store#~{public_id}" in page
+    )
+    assert public_id in (site / "index.html").read_text()
+    assert (site / "LICENSE").read_text().startswith("Unless a donation says otherwise")
+    assert 'title: "Test Archive"' in (site / "CITATION.cff").read_text()
+    table = pq.read_table(site / "catalog" / "donations.parquet")
+    assert table.column("public_id").to_pylist() == [public_id]
+    assert table.column("age").to_pylist() == [52]
+    assert table.schema.metadata[b"archive"] == b"Test Archive"
+    instances = pq.read_table(site / "catalog" / "instances.parquet").to_pylist()
+    assert [i["path"] for i in instances] == ["series-001/instance-0001.dcm"]
+    assert instances[0]["Modality"] == "CT" and instances[0]["Rows"] == 128
+
+
+def test_nothing_private_reaches_the_site_or_the_datasets(archive_dir: Path, make_package) -> None:
+    run_cli("ingest", archive_dir, make_package([sample("CT_small.dcm")]))
+    run_cli("build", archive_dir)
+    key = (archive_dir / "private" / "secret.key").read_text().strip()
+    for folder in ("site", "datasets"):
+        for path in (archive_dir / folder).rglob("*"):
+            if path.is_file():
+                data = path.read_bytes()
+                assert key.encode() not in data, path
+                assert b"portal-donation" not in data, path
+                assert b"private/" not in data or path.suffix == ".md", path
+
+
+def test_commits_carry_the_archive_identity_not_the_maintainer(
+    archive_dir: Path, make_package, monkeypatch
+) -> None:
+    monkeypatch.setenv("GIT_AUTHOR_NAME", "Dr Maintainer Person")
+    monkeypatch.setenv("GIT_AUTHOR_EMAIL", "maintainer@hospital.example")
+    monkeypatch.setenv("GIT_COMMITTER_NAME", "Dr Maintainer Person")
+    result = run_cli("ingest", archive_dir, make_package())
+    public_id = result.output.split("added as ")[1].split()[0]
+    for repo in (archive_dir / "datasets", archive_dir / "datasets" / public_id):
+        for line in git_log(repo):
+            author, committer, _ = line.split("|")
+            assert author == committer == "Test Archive <archive@example.org>"
+        # and only the day, not the minute, of each change
+        assert all(t.endswith("00:00:00+00:00") for t in git_log(repo, "%aI"))
+
+
+def test_a_second_ingest_of_the_same_donation_changes_nothing(
+    archive_dir: Path, make_package
+) -> None:
+    first = make_package(donation_id="same-donation-1")
+    again = make_package([sample("CT_small.dcm")], donation_id="same-donation-1", as_zip=True)
+    assert run_cli("ingest", archive_dir, first).exit_code == 0
+    before = git_log(archive_dir / "datasets")
+    result = run_cli("ingest", archive_dir, again)
+    assert result.exit_code == 0
+    assert "already in the archive" in result.output and "nothing changed" in result.output
+    assert git_log(archive_dir / "datasets") == before
+
+
+def test_a_study_with_several_series_is_laid_out_by_series_and_instance(
+    archive_dir: Path, make_package
+) -> None:
+    package = make_package(MR_STUDY, donation_id="mr-study-0001")
+    result = run_cli("ingest", archive_dir, package)
+    assert result.exit_code == 0, result.output
+    public_id = result.output.split("added as ")[1].split()[0]
+    dataset = archive_dir / "datasets" / public_id
+    report = json.loads((dataset / "deid-report.json").read_text())
+    published = sorted(p.relative_to(dataset).as_posix() for p in dataset.glob("series-*/*.dcm"))
+    assert report["instances"]["published"] == len(published) > 0
+    # the seven projection images (Image Type SECONDARY) are excluded, and say why
+    assert len(report["instances"]["excluded"]) == 7
+    assert {e["reason"] for e in report["instances"]["excluded"]} == {
+        "Image Type SECONDARY (derived screens may carry burned-in text)"
+    }
+    # files of other studies in the same folder were never part of this package
+    uids = {dcmread(dataset / p).StudyInstanceUID for p in published}
+    assert len(uids) == 1
+    # no input file name survives
+    names = " ".join(published)
+    for source in MR_STUDY:
+        assert source.name not in names
+
+
+def test_the_demo_runs_twice_without_adding_anything(tmp_path: Path) -> None:
+    target = tmp_path / "demo"
+    first = run_cli("demo", target, "--no-serve")
+    assert first.exit_code == 0, first.output
+    assert first.output.count("added as don-") == 7
+    again = run_cli("demo", target, "--no-serve")
+    assert again.exit_code == 0, again.output
+    assert again.output.count("already in the archive") == 7
+    pages = list((target / "site" / "datasets").glob("*/index.html"))
+    assert len(pages) == 7
+
+
+def test_console_script_runs_outside_an_activated_virtualenv(tmp_path: Path) -> None:
+    """git-annex and datalad come from the virtualenv even when PATH does not name it."""
+    import sysconfig
+
+    script = Path(sysconfig.get_path("scripts")) / "archive-builder"
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    result = subprocess.run(
+        [str(script), "init", str(tmp_path / "a")], env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "a" / "datasets" / ".git").is_dir()
