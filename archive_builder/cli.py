@@ -148,7 +148,8 @@ def build(directory: Path, quiet: bool) -> None:
     if not quiet:
         click.echo(
             f"built {summary.site}: {summary.donations} donations, {summary.instances} DICOM "
-            f"files, {summary.files} site files"
+            f"files; {summary.files} site files, {summary.changed} written, "
+            f"{summary.removed} removed"
         )
 
 

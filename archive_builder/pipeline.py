@@ -21,6 +21,7 @@ from .deid import DeidError, Donor, LeakError, age_string, deidentify_study
 from .fair import write_archive_files
 from .intake import IntakeError, Package, open_package
 from .site import render_site
+from .sitefiles import SiteWriter
 from .store import Committer, add_donation, create_superdataset, is_registered, recover, registered
 from .store.content import (
     INSTANCES,
@@ -242,36 +243,30 @@ class BuildSummary:
     donations: int
     instances: int
     files: int
+    changed: int
+    removed: int
     site: Path
 
 
 def build(archive: Archive) -> BuildSummary:
-    """Write the site: catalogs, descriptors, pages. Replaces ``site/`` in one rename."""
+    """Write the site: catalogs, descriptors, pages.
+
+    Every file is replaced atomically and only when its bytes change; files
+    a build no longer produces are removed at the end.
+    """
     layout = archive.layout
     with locked(layout):
         donations = stored_donations(layout)
-        partial = layout.root / "site.partial"
-        if partial.exists():
-            shutil.rmtree(partial)
-        partial.mkdir()
-        try:
-            write_catalogs(archive.config, donations, partial / "catalog")
-            write_archive_files(archive.config, donations, partial)
-            render_site(archive.config, donations, partial, overrides=layout.templates)
-        except BaseException:
-            shutil.rmtree(partial, ignore_errors=True)
-            raise
-        previous = layout.root / "site.previous"
-        if previous.exists():
-            shutil.rmtree(previous)
-        if layout.site.exists():
-            layout.site.rename(previous)
-        partial.rename(layout.site)
-        shutil.rmtree(previous, ignore_errors=True)
-    files = sum(1 for p in layout.site.rglob("*") if p.is_file())
+        site = SiteWriter(layout.site)
+        write_catalogs(archive.config, donations, site)
+        write_archive_files(archive.config, donations, site)
+        render_site(archive.config, donations, site, overrides=layout.templates)
+        removed = site.finish()
     return BuildSummary(
         donations=len(donations),
         instances=sum(len(d.instances) for d in donations),
-        files=files,
+        files=len(site.written),
+        changed=len(site.changed),
+        removed=len(removed),
         site=layout.site,
     )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -12,6 +11,7 @@ import pyarrow.parquet as pq
 
 from .. import __version__
 from ..config import ArchiveConfig
+from ..sitefiles import SiteWriter
 from ..store.content import StoredDonation
 from .tables import DONATIONS, INSTANCES, SCHEMA_VERSION, SERIES, Table
 
@@ -65,33 +65,36 @@ def _metadata(config: ArchiveConfig, table: Table, release: str | None) -> dict[
 
 
 def write_table(
-    path: Path,
+    site: SiteWriter,
+    relpath: str,
     table: Table,
     batches: Iterable[list[dict[str, Any]]],
     metadata: dict[bytes, bytes],
-) -> Path:
+) -> str:
     """Stream row batches into one zstd Parquet file, with a ``.sha256`` sidecar."""
     schema = table.schema.with_metadata(metadata)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with pq.ParquetWriter(path, schema, compression="zstd") as writer:
-        wrote = False
-        for rows in batches:
-            if rows:
-                writer.write_table(pa.Table.from_pylist(rows, schema=schema))
-                wrote = True
-        if not wrote:
-            writer.write_table(schema.empty_table())
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    path.with_name(path.name + ".sha256").write_text(f"{digest}  {path.name}\n", encoding="ascii")
-    return path
+    with site.open(relpath) as path:
+        with pq.ParquetWriter(path, schema, compression="zstd") as writer:
+            wrote = False
+            for rows in batches:
+                if rows:
+                    writer.write_table(pa.Table.from_pylist(rows, schema=schema))
+                    wrote = True
+            if not wrote:
+                writer.write_table(schema.empty_table())
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    name = relpath.rsplit("/", 1)[-1]
+    site.text(relpath + ".sha256", f"{digest}  {name}\n")
+    return relpath
 
 
 def write_catalogs(
     config: ArchiveConfig,
     donations: Iterable[StoredDonation],
-    out_dir: Path,
+    site: SiteWriter,
+    folder: str = "catalog",
     release: str | None = None,
-) -> list[Path]:
+) -> list[str]:
     donations = list(donations)
     jobs = (
         (DONATIONS, ([_donation_row(d)] for d in donations)),
@@ -99,6 +102,8 @@ def write_catalogs(
         (INSTANCES, (list(_instance_rows(d)) for d in donations)),
     )
     return [
-        write_table(out_dir / table.filename, table, batches, _metadata(config, table, release))
+        write_table(
+            site, f"{folder}/{table.filename}", table, batches, _metadata(config, table, release)
+        )
         for table, batches in jobs
     ]

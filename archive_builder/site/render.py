@@ -13,7 +13,9 @@ import jinja2
 from .. import __version__
 from ..catalog import TABLES
 from ..config import ArchiveConfig
-from ..fair import LICENSES, license_text, to_html
+from ..fair import LICENSES, dataset_jsonld, to_html
+from ..release.model import ReleaseInfo, Withdrawal
+from ..sitefiles import SiteWriter
 from ..store.content import StoredDonation
 
 STATIC = ("style.css",)
@@ -65,16 +67,13 @@ def clone_commands(config: ArchiveConfig, public_id: str) -> dict[str, str]:
     }
 
 
-def _write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-
-
 def render_site(
     config: ArchiveConfig,
     donations: Sequence[StoredDonation],
-    out_dir: Path,
+    site: SiteWriter,
     overrides: Path | None = None,
+    releases: Sequence[ReleaseInfo] = (),
+    withdrawals: Sequence[Withdrawal] = (),
 ) -> None:
     env = environment(overrides)
     common: dict[str, Any] = {
@@ -92,8 +91,8 @@ def render_site(
         "modalities": sorted(modality_counts.items()),
         "regions": sorted(region_counts.items()),
     }
-    _write(
-        out_dir / "index.html",
+    site.text(
+        "index.html",
         env.get_template("index.html").render(
             **common,
             root="",
@@ -102,14 +101,13 @@ def render_site(
             archive_clone=f"datalad clone ria+{config.base_url}store#~archive archive",
         ),
     )
-    _write(
-        out_dir / "catalog" / "index.html",
+    site.text(
+        "catalog/index.html",
         env.get_template("catalog.html").render(**common, root="../", tables=TABLES),
     )
     for donation in donations:
-        folder = out_dir / "datasets" / donation.public_id
-        _write(
-            folder / "index.html",
+        site.text(
+            f"datasets/{donation.public_id}/index.html",
             env.get_template("donation.html").render(
                 **common,
                 root="../../",
@@ -119,12 +117,9 @@ def render_site(
                 report=donation.report,
                 commands=clone_commands(config, donation.public_id),
                 license=LICENSES[donation.record["license"]],
+                jsonld=dataset_jsonld(config, donation),
             ),
         )
-        _write(
-            folder / "LICENSE",
-            license_text(donation.record["license"], f"Donation {donation.public_id}"),
-        )
     for name in STATIC:
-        _write(out_dir / name, env.get_template(name).render())
-    _write(out_dir / "README.md", env.get_template("site-README.md").render())
+        site.text(name, env.get_template(name).render())
+    site.text("README.md", env.get_template("site-README.md").render())
