@@ -60,6 +60,16 @@ class Layout:
         return self.private / "logs"
 
     @property
+    def releases(self) -> Path:
+        """Frozen files of each release, copied into ``site/releases/`` by every build."""
+        return self.root / "releases"
+
+    @property
+    def store(self) -> Path:
+        """The published DataLad RIA store."""
+        return self.site / "store"
+
+    @property
     def templates(self) -> Path:
         return self.root / "templates"
 

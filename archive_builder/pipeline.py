@@ -16,10 +16,11 @@ from pathlib import Path
 
 from . import keys
 from .archive import Archive, Layout, create_layout, locked, open_archive
-from .catalog import write_catalogs
+from .catalog import import_offers, ledger_path, load_ledger, write_catalogs
 from .deid import DeidError, Donor, LeakError, age_string, deidentify_study
 from .fair import write_archive_files
 from .intake import IntakeError, Package, open_package
+from .release.registry import load_releases, load_withdrawals
 from .site import render_site
 from .sitefiles import SiteWriter
 from .store import Committer, add_donation, create_superdataset, is_registered, recover, registered
@@ -33,6 +34,8 @@ from .store.content import (
     read_donation,
     write_json,
 )
+from .store.publish import publish
+from .store.withdraw import purge_from_store
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]
@@ -234,6 +237,25 @@ def ingest(
             yield result
 
 
+def _copy_frozen_releases(layout: Layout, site: SiteWriter) -> None:
+    if not layout.releases.is_dir():
+        return
+    for path in sorted(layout.releases.rglob("*")):
+        if path.is_file():
+            relpath = path.relative_to(layout.releases).as_posix()
+            site.bytes(f"releases/{relpath}", path.read_bytes())
+
+
+def offers(archive: Archive, source: Path) -> tuple[int, int]:
+    """Merge an offers ledger (JSON Lines) into the archive's; return (added, replaced).
+
+    The exact counts stay under ``private/``; ``build`` publishes them with small
+    counts suppressed. A bad line anywhere leaves the archive unchanged.
+    """
+    with locked(archive.layout):
+        return import_offers(ledger_path(archive.layout.private), source)
+
+
 def stored_donations(layout: Layout) -> list[StoredDonation]:
     return [read_donation(layout.datasets / pid) for pid in registered(layout.datasets)]
 
@@ -248,20 +270,50 @@ class BuildSummary:
     site: Path
 
 
-def build(archive: Archive) -> BuildSummary:
-    """Write the site: catalogs, descriptors, pages.
+def build(archive: Archive, progress: Progress | None = None) -> BuildSummary:
+    """Write the site: catalogs, descriptors, pages, then publish the DataLad store.
 
     Every file is replaced atomically and only when its bytes change; files
-    a build no longer produces are removed at the end.
+    a build no longer produces are removed at the end. Withdrawn donations
+    are purged from the store on every build, so an interrupted withdrawal
+    is completed by the next one.
     """
     layout = archive.layout
     with locked(layout):
-        donations = stored_donations(layout)
-        site = SiteWriter(layout.site)
-        write_catalogs(archive.config, donations, site)
-        write_archive_files(archive.config, donations, site)
-        render_site(archive.config, donations, site, overrides=layout.templates)
-        removed = site.finish()
+        return _build(archive, progress)
+
+
+def _build(archive: Archive, progress: Progress | None) -> BuildSummary:
+    layout = archive.layout
+    donations = stored_donations(layout)
+    releases = [info for info, _ in load_releases(layout.datasets)]
+    withdrawals = load_withdrawals(layout.datasets)
+    site = SiteWriter(layout.site)
+    offers = load_ledger(ledger_path(layout.private))
+    write_catalogs(
+        archive.config, donations, site, releases=releases, withdrawals=withdrawals, offers=offers
+    )
+    write_archive_files(archive.config, donations, site, releases=releases)
+    _copy_frozen_releases(layout, site)
+    render_site(
+        archive.config,
+        donations,
+        site,
+        overrides=layout.templates,
+        releases=releases,
+        withdrawals=withdrawals,
+    )
+    removed = site.finish()
+    for withdrawal in withdrawals:
+        purge_from_store(layout.store, withdrawal.public_id)
+    publish(
+        layout.datasets,
+        [d.public_id for d in donations],
+        layout.store,
+        archive.config.base_url,
+        committer_for(archive),
+        progress,
+    )
     return BuildSummary(
         donations=len(donations),
         instances=sum(len(d.instances) for d in donations),
