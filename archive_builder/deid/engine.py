@@ -11,17 +11,19 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from pydicom.dataelem import DataElement
+from pydicom.datadict import keyword_for_tag, tag_for_keyword
+from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset, FileDataset, FileMetaDataset
 from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
+from pydicom.tag import BaseTag
 from pydicom.uid import PYDICOM_IMPLEMENTATION_UID
 
 from .. import __version__, keys
 from .allowlist import SAFE_KEYWORDS
 from .dates import shift_da, shift_dt
 from .descriptors import clean_descriptor
-from .identifiers import Identifiers
+from .identifiers import Identifiers, undecoded
 from .profile import (
     APPLIED_OPTIONS,
     BASIC_PROFILE,
@@ -47,6 +49,10 @@ _DUMMIES: dict[str, object] = {
     "FD": 0.0,
 }
 _BINARY = frozenset({"OB", "OW", "OF", "OD", "OL", "OV", "UN"})
+# Value representations that can hold free text, names or codes typed by a person.
+TEXT_VRS = frozenset({"AE", "CS", "LO", "LT", "PN", "SH", "ST", "UC", "UR", "UT"})
+TOOL_NAME = "archive-builder"
+SAFE_TAGS = frozenset(t for t in map(tag_for_keyword, SAFE_KEYWORDS) if t is not None)
 
 
 @dataclass(frozen=True)
@@ -60,13 +66,39 @@ class Donor:
     sex: str = "O"  # from the donation record, used where the header has none
 
 
+def _as_list(value: object) -> list[object]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, MultiValue | list | tuple) else [value]
+
+
 def age_string(age_years: int) -> str:
     return f"{min(age_years, 90):03d}Y"
 
 
-def method_description() -> str:
-    options = "; ".join(meaning for _, meaning in APPLIED_OPTIONS.values())
-    return f"DICOM PS3.15 E.1 {BASIC_PROFILE[1]}; {options}; archive-builder {__version__}"[:64]
+def already_deidentified(ds: Dataset, donor: Donor) -> bool:
+    """Whether ``ds`` is this engine's own output for this donor (so de-identifying is a no-op).
+
+    The donor's public id is a keyed hash, so only a file de-identified with the
+    same key for the same donor carries it; such a file has had its dates
+    shifted and its UIDs replaced already, and doing it again would move them
+    twice. Every other rule still applies, and the verifier still runs.
+    """
+    return (
+        str(ds.get("PatientIdentityRemoved", "")).strip() == "YES"
+        and str(ds.get("PatientID", "")).strip() == donor.public_id
+        and str(ds.get("LongitudinalTemporalInformationModified", "")).strip() == "MODIFIED"
+        and any(str(v).startswith(TOOL_NAME) for v in _as_list(ds.get("DeidentificationMethod")))
+    )
+
+
+def method_description() -> list[str]:
+    """Deidentification Method: the tool, the profile and each option, one value each."""
+    return [
+        f"{TOOL_NAME} {__version__}",
+        f"DICOM PS3.15 {BASIC_PROFILE[1]}"[:64],
+        *(meaning[:64] for _, meaning in APPLIED_OPTIONS.values()),
+    ]
 
 
 def _method_codes() -> Sequence:
@@ -81,25 +113,65 @@ def _method_codes() -> Sequence:
 
 
 class _Cleaner:
-    def __init__(self, donor: Donor, identifiers: Identifiers, tally: Counter[tuple[str, str]]):
+    def __init__(
+        self,
+        donor: Donor,
+        identifiers: Identifiers,
+        tally: Counter[tuple[str, str]],
+        *,
+        done_before: bool = False,
+    ):
         self.donor = donor
         self.identifiers = identifiers
         self.tally = tally
         self.profile = load_profile()
+        # A second pass over this engine's own output keeps its (already keyed) UIDs
+        # and (already shifted) dates: de-identifying twice is the same as once.
+        self.done_before = done_before
+        self.offset = 0 if done_before else donor.date_offset_days
+        self._uids: dict[str, str] = {}
 
     def uid(self, value: str) -> str:
         value = value.strip().rstrip("\x00")
         if not value or is_well_known(value):
             return value
-        return keys.uid(self.donor.key, value)
+        if self.done_before and value.startswith("2.25."):
+            return value
+        new = self._uids.get(value)
+        if new is None:
+            new = self._uids[value] = keys.uid(self.donor.key, value)
+        return new
 
     def dataset(self, source: Dataset) -> Dataset:
         out = Dataset()
-        for elem in source:
+        for tag in sorted(source.keys()):
+            if self._removed_unread(tag):
+                continue
+            raw = source.get_item(tag)
+            if tag in SAFE_TAGS and undecoded(raw, tag):
+                # allow-listed numbers and binary (pixel data above all): copied as read
+                self.tally["kept", keyword_for_tag(tag) or str(tag)] += 1
+                out[tag] = raw
+                continue
+            as_read: RawDataElement | None = raw if isinstance(raw, RawDataElement) else None
+            elem = source[tag]
             new = self.element(elem)
-            if new is not None:
+            if as_read is not None and new is elem:
+                out[tag] = as_read  # kept unchanged: written back as read, not re-encoded
+            elif new is not None:
                 out.add(new)
         return out
+
+    def _removed_unread(self, tag: BaseTag) -> bool:
+        """Remove what no rule keeps without decoding its value (most of a header)."""
+        rule = self.profile.rule_for(tag)
+        if (rule is None and tag not in SAFE_TAGS) or (rule is not None and rule.action == "X"):
+            name = keyword_for_tag(tag) or (
+                "private" if tag.is_private else f"({tag.group:04X},{tag.element:04X})"
+            )
+            self.tally["removed", name] += 1
+            return True
+        return False
 
     def element(self, elem: DataElement) -> DataElement | None:
         tag, vr = elem.tag, elem.VR
@@ -111,10 +183,22 @@ class _Cleaner:
             if elem.keyword not in SAFE_KEYWORDS or (vr == "UN" and name != "PixelData"):
                 self.tally["removed", name] += 1
                 return None
+            if vr in TEXT_VRS and self._identifying(elem):
+                # technical text that repeats a name, ID or place of the header: when in
+                # doubt, remove
+                self.tally["removed", name] += 1
+                return None
             action = "K"
         else:
             action = rule.action
         return self._apply(elem, name, action, rule.basic if rule else "X")
+
+    def _identifying(self, elem: DataElement) -> bool:
+        value = elem.value
+        if value is None:
+            return False
+        texts = value if isinstance(value, MultiValue | list | tuple) else [value]
+        return any(self.identifiers.find(str(t)) for t in texts)
 
     def _apply(self, elem: DataElement, name: str, action: str, basic: str) -> DataElement | None:
         tag, vr = elem.tag, elem.VR
@@ -166,7 +250,7 @@ class _Cleaner:
 
     def _clean(self, elem: DataElement, name: str, basic: str) -> DataElement | None:
         tag, vr, value = elem.tag, elem.VR, elem.value
-        offset = self.donor.date_offset_days
+        offset = self.offset
         if vr == "SQ":
             self.tally["cleaned", name] += 1
             return DataElement(tag, vr, Sequence([self.dataset(i) for i in value]))
@@ -196,7 +280,7 @@ def deidentify(
     original: Dataset, donor: Donor, identifiers: Identifiers, tally: Counter[tuple[str, str]]
 ) -> FileDataset:
     """A new, de-identified file dataset; ``original`` is not modified."""
-    cleaner = _Cleaner(donor, identifiers, tally)
+    cleaner = _Cleaner(donor, identifiers, tally, done_before=already_deidentified(original, donor))
     out = cleaner.dataset(original)
     out.PatientName = donor.public_id
     out.PatientID = donor.public_id

@@ -94,6 +94,7 @@ class Profile:
     edition: str
     source: str
     by_tag: dict[int, Rule]
+    newer: str  # attributes added from a newer edition, and where from ('' if none)
     private: Rule
     curves: Rule
     overlays: Rule
@@ -132,10 +133,16 @@ def load_profile() -> Profile:
             by_tag[int(rule.tag, 16)] = rule
     # Every overlay/curve element is removed, not just the two the table names.
     overlays = Rule("60XXXXXX", "Overlay (any element)", "X", None, {})
+    newer = data.get("newer_edition")
     return Profile(
         edition=data["edition"],
         source=data["source"],
         by_tag=by_tag,
+        newer=(
+            f"{newer['rules_added']} attributes of edition {newer['edition']} from {newer['input']}"
+            if newer
+            else ""
+        ),
         private=patterns["PRIVATE"],
         curves=patterns["50XXXXXX"],
         overlays=overlays,

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import warnings
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -14,13 +15,15 @@ from pydicom.dataset import Dataset
 
 from .. import __version__
 from ..intake import Instance as Source
-from .engine import Donor, deidentify
+from .dates import collision_free_offset
+from .engine import Donor, already_deidentified, deidentify
 from .errors import DeidError, LeakError
 from .identifiers import Identifiers
 from .profile import APPLIED_OPTIONS, BASIC_PROFILE, NOT_APPLIED, load_profile
-from .risk import exclusion_reason
-from .verify import find_leaks, header_bytes
+from .risk import PIXEL_KEYWORDS, exclusion_reason
+from .verify import encode, find_leaks
 
+log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
 
 
@@ -58,6 +61,7 @@ class StudyResult:
                 "name": f"DICOM PS3.15 Annex E, {BASIC_PROFILE[1]}",
                 "code": BASIC_PROFILE[0],
                 "table": f"{profile.source}, edition {profile.edition}",
+                "newer_edition": profile.newer,
             },
             "options_applied": [
                 {"code": code, "meaning": meaning} for code, meaning in APPLIED_OPTIONS.values()
@@ -129,32 +133,58 @@ def plan(sources: Sequence[Source]) -> tuple[list[tuple[Source, str]], list[dict
     return layout, excluded_report
 
 
-def _process_one(
-    source: Source,
+def process_one(
+    path: Path,
     target: Path,
     donor: Donor,
     identifiers: Identifiers,
     tally: Counter[tuple[str, str]],
 ) -> Output:
+    """De-identify one file, verify it, and write it to ``target`` (atomically).
+
+    Raises DeidError when the file cannot be read or de-identified, LeakError
+    when the verifier finds an identifying value; nothing is written then.
+    Messages name the kind of problem, never a value of the file.
+    """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            original = dcmread(source.path)
+            original = dcmread(path)
         except Exception as exc:
             raise DeidError(f"an instance cannot be read in full ({type(exc).__name__})") from None
-        clean = deidentify(original, donor, identifiers, tally)
-        encoded = header_bytes(clean)
-        problems = find_leaks(clean, identifiers, encoded)
-        if problems:
-            raise LeakError(problems)
+        try:
+            clean = deidentify(original, donor, identifiers, tally)
+            data, header = encode(clean)
+        except Exception as exc:
+            log.debug("de-identification failed", exc_info=True)
+            raise DeidError(
+                f"an instance cannot be de-identified ({type(exc).__name__}); it may be damaged"
+            ) from None
+    problems = find_leaks(clean, identifiers, header)
+    if problems:
+        raise LeakError(problems)
+    if not target.parent.is_dir():
         target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(target.name + ".partial")
-        clean.save_as(partial, enforce_file_format=True)
-        partial.replace(target)
-    for keyword in ("PixelData", "FloatPixelData", "DoubleFloatPixelData"):
+    partial = target.with_name(target.name + ".partial")
+    partial.write_bytes(data)
+    partial.replace(target)
+    for keyword in PIXEL_KEYWORDS:
         if keyword in clean:
             del clean[keyword]
-    return Output(target.name, target.stat().st_size, clean, str(clean.file_meta.TransferSyntaxUID))
+    return Output(target.name, len(data), clean, str(clean.file_meta.TransferSyntaxUID))
+
+
+def collect_identifiers(
+    sources: Sequence[Source], donor: Donor, secrets: Sequence[str] = ()
+) -> Identifiers:
+    """Every identifying value of the study's original headers, and the given secrets."""
+    identifiers = Identifiers()
+    for source in sources:
+        own = donor.public_id if already_deidentified(source.header, donor) else None
+        identifiers.add_dataset(source.header, own_output_for=own)
+    for secret in secrets:
+        identifiers.add_value(secret)
+    return identifiers
 
 
 def deidentify_study(
@@ -169,15 +199,14 @@ def deidentify_study(
 
     ``secrets`` are further values that must appear nowhere (the portal's donation id).
     """
-    identifiers = Identifiers()
-    for source in sources:
-        identifiers.add_dataset(source.header)
-    for secret in secrets:
-        identifiers.add_value(secret)
+    identifiers = collect_identifiers(sources, donor, secrets)
+    donor = replace(
+        donor, date_offset_days=collision_free_offset(donor.date_offset_days, identifiers.dates)
+    )
     layout, excluded = plan(sources)
     result = StudyResult(excluded=excluded, identifiers=identifiers)
     for done, (source, relpath) in enumerate(layout, start=1):
-        output = _process_one(source, out_dir / relpath, donor, identifiers, result.tally)
+        output = process_one(source.path, out_dir / relpath, donor, identifiers, result.tally)
         result.outputs.append(Output(relpath, output.size, output.header, output.transfer_syntax))
         if progress:
             progress(done, len(layout))

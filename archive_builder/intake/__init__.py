@@ -1,7 +1,7 @@
 """Intake: read a donation package and check it against the contract, refusing what is hostile."""
 
 from .errors import IntakeError
-from .package import Instance, Package, open_package
+from .package import Instance, Package, open_package, read_header
 from .record import Diagnosis, DonationRecord, parse_record
 
 __all__ = [
@@ -12,4 +12,5 @@ __all__ = [
     "Package",
     "open_package",
     "parse_record",
+    "read_header",
 ]

@@ -187,7 +187,7 @@ def _truncated(ds: Dataset, path: Path) -> bool:
     return False
 
 
-def _read_header(path: Path) -> tuple[Dataset | None, str | None]:
+def read_header(path: Path) -> tuple[Dataset | None, str | None]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
@@ -221,7 +221,7 @@ def _survey(root: Path, files: list[Path], label: str) -> tuple[list[Instance], 
     for path in files:
         if path.parent == root and path.name == RECORD_FILE:
             continue
-        header, reason = _read_header(path)
+        header, reason = read_header(path)
         if header is None:
             skipped.append(reason or "unreadable")
             continue

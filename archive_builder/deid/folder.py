@@ -1,0 +1,391 @@
+"""De-identify a folder of DICOM files: the anonymizer on its own, without an archive.
+
+Files are grouped by patient (one pseudonym and one date offset per patient,
+derived from the secret key and the original Patient ID, so intervals
+between a patient's studies survive) and by study. Each study is
+de-identified and verified file by file exactly as ``ingest`` does it, in
+parallel processes, into a staging folder that is renamed into place only
+when every file passed: a leak refuses that study and nothing of it is
+written. Output names are generated: ``<pseudonym>/study-N/series-NNN/
+instance-NNNN.dcm`` with ``deid-report.json`` beside the series.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+import stat
+from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from pydicom.dataset import Dataset
+
+from .. import keys
+from ..intake import Instance, read_header
+from .dates import collision_free_offset
+from .engine import Donor, age_string
+from .errors import DeidError, LeakError
+from .identifiers import Identifiers
+from .study import Output, StudyResult, collect_identifiers, plan, process_one
+
+KEY_BYTES = 32
+REPORT = "deid-report.json"
+PSEUDONYM_PREFIX = "pt-"
+_PSEUDONYM = re.compile(r"^pt-[a-z2-7]{16}$")
+_AGE = re.compile(r"^(\d{3})([DWMY])$")
+_BATCH = 8
+
+FolderProgress = Callable[[int, int], None]
+
+
+class FolderError(DeidError):
+    """The folders or the key given to ``deid`` cannot be used."""
+
+
+@dataclass(frozen=True)
+class StudyOutcome:
+    """What happened to one study (or to the skipped files, with status 'skipped')."""
+
+    status: str  # ok | excluded (nothing publishable) | refused (leak, error) | skipped
+    path: str  # the study's output folder relative to OUT_DIR, or the input folder
+    message: str
+    files: int = 0
+
+
+def load_or_create_key(path: Path, out_dir: Path) -> bytes:
+    """Read the secret key at ``path``; create it (mode 0600) when absent.
+
+    The key is refused inside ``out_dir``: whoever gets the output must never
+    get the key, which turns pseudonyms and UIDs back into a lookup.
+    """
+    if path.resolve().is_relative_to(out_dir.resolve()):
+        raise FolderError(
+            f"{path}: the key file must not be inside the output folder {out_dir} (whoever "
+            "receives the output could undo the pseudonyms); keep it somewhere private."
+        )
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as handle:
+            handle.write(secrets.token_hex(KEY_BYTES) + "\n")
+    try:
+        key = bytes.fromhex(path.read_text(encoding="ascii").strip())
+    except (ValueError, UnicodeDecodeError):
+        key = b""
+    except OSError as exc:
+        raise FolderError(f"{path}: the key file cannot be read ({exc.strerror}).") from None
+    if len(key) != KEY_BYTES:
+        raise FolderError(
+            f"{path} is not a key file ({KEY_BYTES * 2} hex digits expected); give the path "
+            "of an existing key, or of a file that does not exist yet to create one."
+        )
+    if path.stat().st_mode & 0o077:
+        raise FolderError(f"{path} is readable by others; run `chmod 600 {path}`.")
+    return key
+
+
+def pseudonym(key: bytes, patient_id: str) -> str:
+    """The patient's pseudonym: keyed, stable, and recognisable again with the same key."""
+    body = keys.public_id(key, f"patient\x00{patient_id}").removeprefix(keys.PUBLIC_ID_PREFIX)
+    return PSEUDONYM_PREFIX + body + _check(key, body)
+
+
+def _check(key: bytes, body: str) -> str:
+    return keys.public_id(key, f"pseudonym-check\x00{body}")[-4:]
+
+
+def is_pseudonym(key: bytes, text: str) -> bool:
+    """Whether ``text`` is a pseudonym this key made (so a file is already de-identified)."""
+    if not _PSEUDONYM.match(text):
+        return False
+    body = text[len(PSEUDONYM_PREFIX) : -4]
+    return _check(key, body) == text[-4:]
+
+
+def header_age(header: object) -> str:
+    """Patient's Age from the header (``090Y`` for 90 and over), or '' when unknown."""
+    get = getattr(header, "get", None)
+    if get is None:
+        return ""
+    match = _AGE.match(str(get("PatientAge", "") or "").strip().upper())
+    if match:
+        number, unit = int(match.group(1)), match.group(2)
+        return age_string(number) if unit == "Y" else f"{number:03d}{unit}"
+    birth, when = str(get("PatientBirthDate", "") or ""), str(get("StudyDate", "") or "")
+    if len(birth) >= 8 and len(when) >= 8 and birth[:8].isdigit() and when[:8].isdigit():
+        years = int(when[:4]) - int(birth[:4]) - ((when[4:8]) < (birth[4:8]))
+        if 0 <= years < 200:
+            return age_string(years)
+    return ""
+
+
+def _donor(key: bytes, sources: list[Instance]) -> Donor:
+    header = sources[0].header
+    patient_id = str(header.get("PatientID", "") or "").strip()
+    if is_pseudonym(key, patient_id):
+        name = patient_id  # this engine's own output: the pseudonym stays
+    else:
+        # no Patient ID: the study stands alone, linked to no other
+        name = pseudonym(key, patient_id or f"study\x00{header.get('StudyInstanceUID', '')}")
+    return Donor(
+        key=key,
+        public_id=name,
+        date_offset_days=keys.date_offset_days(key, f"patient\x00{name}"),
+        patient_age=header_age(header),
+        sex=str(header.get("PatientSex", "") or "").strip(),
+    )
+
+
+def _check_folders(in_dir: Path, out_dir: Path) -> None:
+    if not in_dir.exists():
+        raise FolderError(f"{in_dir}: no such folder; give the folder holding the DICOM files.")
+    if not in_dir.is_dir():
+        raise FolderError(f"{in_dir}: not a folder; give the folder holding the DICOM files.")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise FolderError(f"{out_dir}: exists and is not a folder; give a new or empty folder.")
+    if out_dir.is_dir() and any(out_dir.iterdir()):
+        raise FolderError(
+            f"{out_dir}: not empty; give a new or empty folder (nothing is ever overwritten)."
+        )
+    inside = out_dir.resolve().is_relative_to(in_dir.resolve())
+    if inside or in_dir.resolve().is_relative_to(out_dir.resolve()):
+        raise FolderError(
+            f"{out_dir}: the output folder must be outside the input folder {in_dir}, and "
+            "the other way round."
+        )
+
+
+@dataclass(frozen=True)
+class _Surveyed:
+    path: Path
+    header: Dataset | None
+    reason: str | None
+    identifiers: Identifiers | None
+
+
+def _survey_one(path: Path, key: bytes) -> _Surveyed:
+    """Read one file's header and collect its identifying values (run in a worker)."""
+    if not stat.S_ISREG(path.lstat().st_mode):
+        return _Surveyed(path, None, "not a regular file (symlinks are not followed)", None)
+    header, reason = read_header(path)
+    if header is None:
+        return _Surveyed(path, None, reason or "unreadable", None)
+    instance = Instance(path, header)
+    return _Surveyed(path, header, None, collect_identifiers([instance], _donor(key, [instance])))
+
+
+def survey(
+    in_dir: Path, key: bytes, executor: Executor | None = None
+) -> tuple[list[Instance], dict[Path, Identifiers], list[str]]:
+    """The DICOM files under ``in_dir`` (headers only), their identifying values, and one
+    reason per skipped file."""
+    paths: list[Path] = []
+    for dirpath, _dirnames, filenames in os.walk(in_dir, followlinks=False):
+        paths.extend(Path(dirpath) / name for name in sorted(filenames))
+    executor = executor or _Inline()
+    surveyed = executor.map(_survey_one, paths, [key] * len(paths), chunksize=16)
+    instances: list[Instance] = []
+    found: dict[Path, Identifiers] = {}
+    skipped: list[str] = []
+    seen: set[str] = set()
+    for item in surveyed:
+        if item.header is None or item.identifiers is None:
+            skipped.append(item.reason or "unreadable")
+            continue
+        uid = str(item.header.SOPInstanceUID)
+        if uid in seen:
+            skipped.append("a second copy of an instance already seen")
+            continue
+        seen.add(uid)
+        instances.append(Instance(item.path, item.header))
+        found[item.path] = item.identifiers
+    return instances, found, skipped
+
+
+def group(
+    key: bytes, instances: list[Instance], found: dict[Path, Identifiers]
+) -> list[tuple[Donor, str, list[Instance], Identifiers]]:
+    """(donor, output folder, sources, identifiers) per study; numbered per patient by date.
+
+    All studies of a patient share one date offset, chosen so that no shifted
+    date of any of them lands on a date of the originals.
+    """
+    studies: dict[str, list[Instance]] = {}
+    for instance in instances:
+        studies.setdefault(str(instance.header.StudyInstanceUID), []).append(instance)
+    by_patient: dict[str, list[tuple[Donor, list[Instance]]]] = {}
+    for sources in studies.values():
+        donor = _donor(key, sources)
+        by_patient.setdefault(donor.public_id, []).append((donor, sources))
+
+    def order(item: tuple[Donor, list[Instance]]) -> tuple[str, str]:
+        header = item[1][0].header
+        return str(header.get("StudyDate", "") or ""), keys.uid(key, str(header.StudyInstanceUID))
+
+    result = []
+    for name in sorted(by_patient):
+        studies_of = sorted(by_patient[name], key=order)
+        merged = [Identifiers.union(found[s.path] for s in sources) for _, sources in studies_of]
+        dates = set().union(*(identifiers.dates for identifiers in merged))
+        for number, ((donor, sources), identifiers) in enumerate(
+            zip(studies_of, merged, strict=True), 1
+        ):
+            offset = collision_free_offset(donor.date_offset_days, dates)
+            result.append(
+                (
+                    replace(donor, date_offset_days=offset),
+                    f"{name}/study-{number}",
+                    sources,
+                    identifiers,
+                )
+            )
+    return result
+
+
+@dataclass(frozen=True)
+class _Batch:
+    items: list[tuple[Path, str]]  # (input file, relative output path)
+    staging: Path
+    donor: Donor
+    identifiers: Identifiers
+
+
+@dataclass(frozen=True)
+class _BatchResult:
+    outputs: list[tuple[str, int, str]]  # (relpath, size, transfer syntax)
+    tally: Counter[tuple[str, str]]
+    problems: list[str]
+    error: str | None
+
+
+def _run_batch(batch: _Batch) -> _BatchResult:
+    tally: Counter[tuple[str, str]] = Counter()
+    outputs: list[tuple[str, int, str]] = []
+    for path, relpath in batch.items:
+        try:
+            out = process_one(path, batch.staging / relpath, batch.donor, batch.identifiers, tally)
+        except LeakError as exc:
+            return _BatchResult(outputs, tally, exc.problems, None)
+        except DeidError as exc:
+            return _BatchResult(outputs, tally, [], str(exc))
+        outputs.append((relpath, out.size, out.transfer_syntax))
+    return _BatchResult(outputs, tally, [], None)
+
+
+class _Inline(Executor):
+    """Runs each job at once in this process (``--jobs 1``)."""
+
+    def submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def]
+        future: Future[object] = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:
+            future.set_exception(exc)
+        return future
+
+
+def deidentify_folder(
+    in_dir: Path,
+    out_dir: Path,
+    key: bytes,
+    *,
+    jobs: int | None = None,
+    progress: FolderProgress | None = None,
+) -> Iterator[StudyOutcome]:
+    """De-identify every study under ``in_dir`` into ``out_dir``; one outcome per study.
+
+    Files that are not publishable DICOM objects are skipped and counted in
+    one outcome with status 'skipped'; a study whose files fail verification
+    (or cannot be read in full) is refused and leaves nothing in ``out_dir``.
+    """
+    _check_folders(in_dir, out_dir)
+    jobs = max(1, jobs or os.cpu_count() or 1)
+    executor: Executor = ProcessPoolExecutor(jobs) if jobs > 1 else _Inline()
+    staging_root = out_dir / ".partial"
+    try:
+        # headers are read here: sending them back from worker processes costs more than
+        # reading them (measured with benchmarks/bench_deid.py)
+        instances, found, skipped = survey(in_dir, key)
+        if not instances:
+            raise FolderError(
+                f"{in_dir}: holds no DICOM file that can be de-identified"
+                + (f" ({_counted(skipped)})" if skipped else "")
+                + "."
+            )
+        out_dir.mkdir(parents=True, exist_ok=True)
+        studies = group(key, instances, found)
+        total = sum(len(sources) for _, _, sources, _ in studies)
+        done = 0
+        pending = []
+        for donor, folder, sources, identifiers in studies:
+            layout, excluded = plan(sources)
+            staging = staging_root / folder
+            items = [(s.path, relpath) for s, relpath in layout]
+            size = max(1, min(_BATCH, -(-len(items) // jobs)))
+            futures = [
+                executor.submit(
+                    _run_batch, _Batch(items[i : i + size], staging, donor, identifiers)
+                )
+                for i in range(0, len(items), size)
+            ]
+            pending.append((folder, sources, identifiers, excluded, staging, futures))
+        for folder, sources, identifiers, excluded, staging, futures in pending:
+            results = [f.result() for f in futures]
+            done += len(sources)
+            if progress:
+                progress(done, total)
+            yield _finish(out_dir, folder, staging, identifiers, excluded, results)
+    finally:
+        executor.shutdown(cancel_futures=True)
+        shutil.rmtree(staging_root, ignore_errors=True)
+    if skipped:
+        yield StudyOutcome("skipped", str(in_dir), _counted(skipped), len(skipped))
+
+
+def _finish(
+    out_dir: Path,
+    folder: str,
+    staging: Path,
+    identifiers: Identifiers,
+    excluded: list[dict[str, str]],
+    results: list[_BatchResult],
+) -> StudyOutcome:
+    problems = [p for r in results for p in r.problems]
+    errors = [r.error for r in results if r.error]
+    if problems or errors or not any(r.outputs for r in results):
+        shutil.rmtree(staging, ignore_errors=True)
+        if problems or errors:
+            reason = str(LeakError(problems)) if problems else str(errors[0])
+            return StudyOutcome("refused", folder, f"{reason}. Nothing was written for this study.")
+        reasons = "; ".join(sorted({e["reason"] for e in excluded}))
+        return StudyOutcome("excluded", folder, f"no instance can be published: {reasons}.")
+    study = StudyResult(excluded=excluded, identifiers=identifiers)
+    for result in results:
+        study.tally.update(result.tally)
+        study.outputs.extend(
+            # the report needs counts only; headers stay in the worker processes
+            Output(relpath, size, Dataset(), syntax)
+            for relpath, size, syntax in result.outputs
+        )
+    (staging / REPORT).write_text(
+        json.dumps(study.report(), indent=1, sort_keys=True) + "\n", encoding="utf-8"
+    )
+    target = out_dir / folder
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging.replace(target)
+    count = len(study.outputs)
+    message = f"{count} file{'s' if count != 1 else ''}"
+    if excluded:
+        message += f", {len(excluded)} not published (see {folder}/{REPORT})"
+    return StudyOutcome("ok", folder, message, len(study.outputs))
+
+
+def _counted(reasons: list[str]) -> str:
+    counts = Counter(reasons)
+    return "; ".join(f"{n} skipped: {reason}" for reason, n in sorted(counts.items()))

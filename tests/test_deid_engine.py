@@ -1,0 +1,76 @@
+"""Examples of what the engine decides, on a real CT file."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+
+from conftest import sample
+from pydicom import dcmread
+from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence
+
+from archive_builder.deid import Donor, deidentify_study
+from archive_builder.intake import Instance
+from archive_builder.intake.package import read_header
+
+KEY = bytes(range(3, 35))
+DONOR = Donor(key=KEY, public_id="don-engineexampl", date_offset_days=-1000, patient_age="060Y")
+
+
+def _study(tmp_path: Path, **attributes: object) -> Dataset:
+    ds = dcmread(sample("CT_small.dcm"))
+    for keyword, value in attributes.items():
+        setattr(ds, keyword, value)
+    source = tmp_path / "in.dcm"
+    ds.save_as(source, enforce_file_format=True)
+    header, reason = read_header(source)
+    assert header is not None, reason
+    result = deidentify_study([Instance(source, header)], DONOR, tmp_path / "out")
+    assert len(result.outputs) == 1
+    return dcmread(tmp_path / "out" / result.outputs[0].relpath)
+
+
+def _day(text: str) -> date:
+    return date(int(text[:4]), int(text[4:6]), int(text[6:8]))
+
+
+def test_a_shifted_date_never_lands_on_another_date_of_the_original(tmp_path: Path) -> None:
+    study = date(2004, 1, 19)
+    birth = (study + timedelta(days=DONOR.date_offset_days)).strftime("%Y%m%d")
+    out = _study(tmp_path, StudyDate="20040119", ContentDate="20040121", PatientBirthDate=birth)
+    assert out.StudyDate not in (birth, "20040119")
+    assert (_day(out.ContentDate) - _day(out.StudyDate)).days == 2
+
+
+def test_technical_text_repeating_a_name_is_removed_not_published(tmp_path: Path) -> None:
+    region = Dataset()
+    region.CodeValue = "T-A0100"
+    region.CodingSchemeDesignator = "SRT"
+    region.CodeMeaning = "Brain of Quillsworth"
+    out = _study(
+        tmp_path,
+        PatientName="Quillsworth^Ada",
+        ConvolutionKernel="QUILLSWORTH",
+        AnatomicRegionSequence=Sequence([region]),
+    )
+    assert "ConvolutionKernel" not in out
+    assert out.AnatomicRegionSequence[0].CodeValue == "T-A0100"
+    assert "CodeMeaning" not in out.AnatomicRegionSequence[0]
+    assert out.Manufacturer == dcmread(sample("CT_small.dcm")).Manufacturer
+
+
+def test_a_file_marked_as_de_identified_without_the_key_is_de_identified_again(
+    tmp_path: Path,
+) -> None:
+    out = _study(
+        tmp_path,
+        PatientIdentityRemoved="YES",
+        PatientID="don-someoneelses",
+        LongitudinalTemporalInformationModified="MODIFIED",
+        DeidentificationMethod="archive-builder 0.1.0",
+        StudyDate="20040119",
+    )
+    assert out.PatientID == DONOR.public_id
+    moved = date(2004, 1, 19) + timedelta(days=DONOR.date_offset_days)
+    assert out.StudyDate == moved.strftime("%Y%m%d")  # moved by the donor's offset
