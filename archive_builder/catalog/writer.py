@@ -1,9 +1,11 @@
-"""Writing the Parquet catalogs, one donation at a time (memory stays bounded)."""
+"""Writing the Parquet catalogs in one streaming pass: memory stays bounded by the batch size."""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import ExitStack
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -11,19 +13,32 @@ import pyarrow.parquet as pq
 
 from .. import __version__
 from ..config import ArchiveConfig
+from ..release.model import ReleaseInfo, Withdrawal
 from ..sitefiles import SiteWriter
 from ..store.content import StoredDonation
-from .tables import DONATIONS, INSTANCES, SCHEMA_VERSION, SERIES, Table
+from .offers import published_rows
+from .tables import DONATIONS, INSTANCES, OFFERS, SCHEMA_VERSION, SERIES, Table
+
+BATCH_ROWS = 10_000
 
 
-def _donation_row(d: StoredDonation) -> dict[str, Any]:
+def release_added(releases: Sequence[ReleaseInfo]) -> dict[str, str]:
+    """Public id -> the version of the first release that included it."""
+    first: dict[str, str] = {}
+    for release in releases:
+        for public_id in release.added:
+            first.setdefault(public_id, release.version)
+    return first
+
+
+def donation_row(d: StoredDonation, added: str | None = None) -> dict[str, Any]:
     record = d.record
     age = record["subject"]["age"]
     return {
         "public_id": d.public_id,
-        "release_added": record.get("release_added"),
+        "release_added": added,
         "license": record["license"],
-        "age": 90 if age == "90+" else int(age),
+        "age": 90 if age == "90+" else min(int(age), 90),
         "sex": record["subject"]["sex"],
         "anatomical_region": record["study"]["anatomical_region"],
         "diagnosis_codes": [f"{x['system']}:{x['code']}" for x in record["study"]["diagnoses"]],
@@ -35,17 +50,26 @@ def _donation_row(d: StoredDonation) -> dict[str, Any]:
     }
 
 
-def _series_rows(d: StoredDonation) -> Iterator[dict[str, Any]]:
+def withdrawn_row(w: Withdrawal, added: str | None = None) -> dict[str, Any]:
+    """A withdrawn donation keeps only its opaque id, the release that added it, and the flag."""
+    row: dict[str, Any] = {c.name: None for c in DONATIONS.columns}
+    row.update(public_id=w.public_id, release_added=added, withdrawn=True)
+    return row
+
+
+def series_rows(d: StoredDonation) -> Iterator[dict[str, Any]]:
+    names = [c.name for c in SERIES.columns]
     for s in d.series:
-        yield {
-            **{k: s.get(k) for k in (c.name for c in SERIES.columns)},
-            "public_id": d.public_id,
-            "NumberOfSeriesRelatedInstances": s["instances"],
-            "total_bytes": s["bytes"],
-        }
+        row = {k: s.get(k) for k in names}
+        row.update(
+            public_id=d.public_id,
+            NumberOfSeriesRelatedInstances=s["instances"],
+            total_bytes=s["bytes"],
+        )
+        yield row
 
 
-def _instance_rows(d: StoredDonation) -> Iterator[dict[str, Any]]:
+def instance_rows(d: StoredDonation) -> Iterator[dict[str, Any]]:
     names = [c.name for c in INSTANCES.columns]
     for inst in d.instances:
         row = {k: inst.get(k) for k in names}
@@ -53,7 +77,7 @@ def _instance_rows(d: StoredDonation) -> Iterator[dict[str, Any]]:
         yield row
 
 
-def _metadata(config: ArchiveConfig, table: Table, release: str | None) -> dict[bytes, bytes]:
+def metadata(config: ArchiveConfig, table: Table, release: str | None) -> dict[bytes, bytes]:
     return {
         b"archive": config.name.encode(),
         b"release": (release or "unreleased").encode(),
@@ -64,27 +88,62 @@ def _metadata(config: ArchiveConfig, table: Table, release: str | None) -> dict[
     }
 
 
+class TableStream:
+    """Rows in, zstd Parquet out, one row group per ``batch_rows`` rows."""
+
+    def __init__(self, path: Path, schema: pa.Schema, batch_rows: int = BATCH_ROWS):
+        self.schema = schema
+        self.batch_rows = batch_rows
+        self.rows: list[dict[str, Any]] = []
+        self.count = 0
+        self.writer = pq.ParquetWriter(path, schema, compression="zstd")
+
+    def add(self, row: dict[str, Any]) -> None:
+        self.rows.append(row)
+        if len(self.rows) >= self.batch_rows:
+            self.flush()
+
+    def extend(self, rows: Iterable[dict[str, Any]]) -> None:
+        for row in rows:
+            self.add(row)
+
+    def flush(self) -> None:
+        if self.rows:
+            self.writer.write_table(pa.Table.from_pylist(self.rows, schema=self.schema))
+            self.count += len(self.rows)
+            self.rows = []
+
+    def close(self) -> None:
+        self.flush()
+        if not self.count:
+            self.writer.write_table(self.schema.empty_table())
+        self.writer.close()
+
+
+def _sidecar(site: SiteWriter, relpath: str, path: Path) -> None:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1024 * 1024):
+            digest.update(chunk)
+    name = relpath.rsplit("/", 1)[-1]
+    site.text(relpath + ".sha256", f"{digest.hexdigest()}  {name}\n")
+
+
 def write_table(
     site: SiteWriter,
     relpath: str,
     table: Table,
-    batches: Iterable[list[dict[str, Any]]],
-    metadata: dict[bytes, bytes],
+    rows: Iterable[dict[str, Any]],
+    meta: dict[bytes, bytes],
 ) -> str:
-    """Stream row batches into one zstd Parquet file, with a ``.sha256`` sidecar."""
-    schema = table.schema.with_metadata(metadata)
+    """Stream rows into one zstd Parquet file at ``relpath``, with a ``.sha256`` sidecar."""
     with site.open(relpath) as path:
-        with pq.ParquetWriter(path, schema, compression="zstd") as writer:
-            wrote = False
-            for rows in batches:
-                if rows:
-                    writer.write_table(pa.Table.from_pylist(rows, schema=schema))
-                    wrote = True
-            if not wrote:
-                writer.write_table(schema.empty_table())
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    name = relpath.rsplit("/", 1)[-1]
-    site.text(relpath + ".sha256", f"{digest}  {name}\n")
+        stream = TableStream(path, table.schema.with_metadata(meta))
+        try:
+            stream.extend(rows)
+        finally:
+            stream.close()
+        _sidecar(site, relpath, path)
     return relpath
 
 
@@ -94,16 +153,46 @@ def write_catalogs(
     site: SiteWriter,
     folder: str = "catalog",
     release: str | None = None,
+    releases: Sequence[ReleaseInfo] = (),
+    withdrawals: Sequence[Withdrawal] = (),
+    offers: Sequence[dict[str, Any]] | None = None,
+    batch_rows: int = BATCH_ROWS,
 ) -> list[str]:
-    donations = list(donations)
-    jobs = (
-        (DONATIONS, ([_donation_row(d)] for d in donations)),
-        (SERIES, (list(_series_rows(d)) for d in donations)),
-        (INSTANCES, (list(_instance_rows(d)) for d in donations)),
-    )
-    return [
-        write_table(
-            site, f"{folder}/{table.filename}", table, batches, _metadata(config, table, release)
+    """donations, series and instances Parquet (and offers, when given) under ``folder``.
+
+    ``donations`` may be a generator: each donation is read once and its rows are
+    flushed in batches, so memory does not grow with the archive. ``offers`` are
+    rows as :func:`archive_builder.catalog.offers.published_rows` makes them.
+    """
+    added = release_added(releases)
+    tables = (DONATIONS, SERIES, INSTANCES)
+    paths = [f"{folder}/{t.filename}" for t in tables]
+    with ExitStack() as stack:
+        files = [stack.enter_context(site.open(p)) for p in paths]
+        streams = [
+            TableStream(f, t.schema.with_metadata(metadata(config, t, release)), batch_rows)
+            for f, t in zip(files, tables, strict=True)
+        ]
+        try:
+            for d in donations:
+                streams[0].add(donation_row(d, added.get(d.public_id)))
+                streams[1].extend(series_rows(d))
+                streams[2].extend(instance_rows(d))
+            for w in withdrawals:
+                streams[0].add(withdrawn_row(w, added.get(w.public_id)))
+        finally:
+            for stream in streams:
+                stream.close()
+        for relpath, path in zip(paths, files, strict=True):
+            _sidecar(site, relpath, path)
+    if offers is not None:
+        paths.append(
+            write_table(
+                site,
+                f"{folder}/{OFFERS.filename}",
+                OFFERS,
+                published_rows(list(offers)),
+                metadata(config, OFFERS, release),
+            )
         )
-        for table, batches in jobs
-    ]
+    return paths

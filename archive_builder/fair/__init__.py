@@ -1,48 +1,58 @@
-"""FAIR: licence and citation files (and, as the stage grows, metadata descriptors)."""
+"""FAIR: licences, citations and metadata descriptors, written as plain files at build time."""
 
-from __future__ import annotations
-
-from collections.abc import Sequence
-
-from ..config import ArchiveConfig
-from ..sitefiles import SiteWriter
-from ..store.content import StoredDonation
-from .citation import archive_citation, render_cff
+from .citation import Citable, archive_citable, render_bibtex, render_cff, render_ris
+from .datacite import (
+    archive_datacite,
+    concept_doi,
+    datacite_xml,
+    donation_datacite,
+    release_datacite,
+    release_doi,
+)
+from .dcat import dcat_graph
+from .doi import (
+    DataCiteCredentials,
+    DoiError,
+    Registration,
+    credentials_from_env,
+    register_release_dois,
+)
+from .files import (
+    write_archive_files,
+    write_donation_files,
+    write_release_descriptors,
+    write_release_files,
+)
 from .licenses import LICENSES, License, license_text
 from .schemaorg import dataset_jsonld
 from .text import to_html, to_plain
 
-
-def write_archive_files(
-    config: ArchiveConfig, donations: Sequence[StoredDonation], site: SiteWriter
-) -> None:
-    """LICENSE and CITATION.cff at the site's root."""
-    text = license_text(config.license, f"Unless a donation says otherwise, {config.name}")
-    others = sorted({d.record["license"] for d in donations} - {config.license})
-    if others:
-        text += (
-            "\nSome donations carry another licence ("
-            + ", ".join(others)
-            + "): each donation's own LICENSE file, and the `license` column of "
-            "catalog/donations.parquet, say which.\n"
-        )
-    site.text("LICENSE", text)
-    site.text("CITATION.cff", render_cff(archive_citation(config)))
-    for donation in donations:
-        site.text(
-            f"datasets/{donation.public_id}/LICENSE",
-            license_text(donation.record["license"], f"Donation {donation.public_id}"),
-        )
-
-
 __all__ = [
     "LICENSES",
+    "Citable",
+    "DataCiteCredentials",
+    "DoiError",
     "License",
-    "archive_citation",
+    "Registration",
+    "archive_citable",
+    "archive_datacite",
+    "concept_doi",
+    "credentials_from_env",
+    "datacite_xml",
     "dataset_jsonld",
+    "dcat_graph",
+    "donation_datacite",
     "license_text",
+    "register_release_dois",
+    "release_datacite",
+    "release_doi",
+    "render_bibtex",
     "render_cff",
+    "render_ris",
     "to_html",
     "to_plain",
     "write_archive_files",
+    "write_donation_files",
+    "write_release_descriptors",
+    "write_release_files",
 ]

@@ -9,6 +9,14 @@ from ..store.content import StoredDonation
 from .licenses import LICENSES
 from .text import to_plain
 
+VARIABLES = (
+    ("age", "Age at the study in whole years; 90 means 90 or over."),
+    ("sex", "DICOM Patient's Sex."),
+    ("anatomical_region", "Examined region (DICOM Body Part Examined)."),
+    ("diagnosis_codes", "Diagnoses as ICD-10 or SNOMED CT codes."),
+    ("Modality", "DICOM Modality of each series."),
+)
+
 
 def dataset_jsonld(config: ArchiveConfig, donation: StoredDonation) -> dict[str, Any]:
     record = donation.record
@@ -27,6 +35,13 @@ def dataset_jsonld(config: ArchiveConfig, donation: StoredDonation) -> dict[str,
             + to_plain(config.description)
         ),
         "identifier": donation.public_id,
+        "version": "1.0.0",
+        "temporalCoverage": record["consent"]["month"],
+        "variableMeasured": [
+            {"@type": "PropertyValue", "name": name, "description": text}
+            for name, text in VARIABLES
+        ],
+        "citation": f"{url}citation.bib",
         "url": url,
         "license": LICENSES[record["license"]].url,
         "isAccessibleForFree": True,
@@ -44,6 +59,19 @@ def dataset_jsonld(config: ArchiveConfig, donation: StoredDonation) -> dict[str,
                 "encodingFormat": "application/dicom",
                 "contentUrl": f"ria+{config.base_url}store#~{donation.public_id}",
                 "contentSize": f"{donation.total_bytes} B",
-            }
+            },
+            *(
+                {
+                    "@type": "DataDownload",
+                    "encodingFormat": media,
+                    "contentUrl": f"{url}{name}",
+                    "description": text,
+                }
+                for name, media, text in (
+                    ("instances.parquet", "application/vnd.apache.parquet", "DICOM files"),
+                    ("croissant.json", "application/ld+json", "Croissant metadata"),
+                    ("datacite.xml", "application/xml", "DataCite metadata"),
+                )
+            ),
         ],
     }
