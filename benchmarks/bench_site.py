@@ -1,0 +1,144 @@
+"""Site benchmark: 10,000 synthetic donations (metadata only).
+
+    .venv/bin/python benchmarks/bench_site.py [--donations 10000]
+
+Measures, against a baseline in the same run:
+- a full render (cold cache) and a rebuild after adding one donation, with the
+  page cache (what `build` does) and without it (the baseline: render everything);
+- the bytes Chromium transfers to show the home and browse pages;
+- the time from typing a query to results in Chromium, first and later queries.
+Targets: rebuild after one donation < 5 s; home page < 300 KB; search < 200 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from site_data import CONFIG, donation
+
+from archive_builder.serve import make_server, url_of
+from archive_builder.site import render_site
+from archive_builder.sitefiles import SiteWriter
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+TYPE_QUERY = """(query) => new Promise((resolve) => {
+  const status = document.getElementById("status");  // set last, once results are shown
+  const t0 = performance.now();
+  const done = new MutationObserver(() => { done.disconnect(); resolve(performance.now() - t0); });
+  done.observe(status, { childList: true, characterData: true, subtree: true });
+  const box = document.getElementById("q");
+  box.value = query;
+  box.dispatchEvent(new Event("input", { bubbles: true }));
+})"""
+
+
+def timed_build(root: Path, donations: list[Any], cache: Path | None) -> tuple[float, int]:
+    start = time.perf_counter()
+    site = SiteWriter(root)
+    render_site(CONFIG, donations, site, cache=cache)
+    site.finish()
+    return time.perf_counter() - start, len(site.changed)
+
+
+def transferred(request: Any) -> int:
+    sizes = request.sizes()
+    return int(sizes["responseBodySize"] + sizes["responseHeadersSize"])
+
+
+def browser_numbers(site: Path) -> dict[str, float]:
+    from playwright.sync_api import sync_playwright
+
+    server = make_server(site, port=0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = url_of(server)
+    numbers: dict[str, float] = {}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        for name, path in (("home", "index.html"), ("browse", "browse/index.html")):
+            page = browser.new_page()
+            finished: list[Any] = []
+            page.on(
+                "requestfinished",
+                lambda r, f=finished: r.url.startswith("http") and f.append(r),  # sized later
+            )
+            page.goto(base + path)
+            page.wait_for_load_state("networkidle")
+            numbers[f"{name} page, bytes transferred"] = sum(transferred(r) for r in finished)
+            page.close()
+        page = browser.new_page()
+        page.goto(base + "browse/index.html")
+        page.focus("#q")  # the page fetches the index and the search as the box gets focus
+        page.wait_for_load_state("networkidle")
+        first = page.evaluate(TYPE_QUERY, "pneumonia")
+        queries = ("migraine", "gonarthrosis", "knee", "prostate", "axial")
+        later = [page.evaluate(TYPE_QUERY, q) for q in queries]
+        numbers["search, first query after focusing the box, ms"] = first
+        numbers["search, later queries (median) ms"] = statistics.median(later)
+        browser.close()
+    server.shutdown()
+    return numbers
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--donations", type=int, default=10_000)
+    n = parser.parse_args().donations
+    donations = [donation(i) for i in range(n)]
+    extra = donation(n)
+    rows: list[tuple[str, str, str]] = []
+    print(f"rendering {n} donations...", file=sys.stderr, flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        root, cache = Path(tmp) / "site", Path(tmp) / ".cache"
+        full, files = timed_build(root, donations, cache)
+        rows.append((f"full build, {n} donations (cold cache)", f"{full:.1f} s", f"{files} files"))
+        same, changed = timed_build(root, donations, cache)
+        rows.append(("rebuild, nothing changed", f"{same:.1f} s", f"{changed} files rewritten"))
+        plus, changed = timed_build(root, [*donations, extra], cache)
+        rows.append(
+            (
+                "rebuild after one more donation",
+                f"{plus:.1f} s (target < 5 s)",
+                f"{changed} files rewritten",
+            )
+        )
+        base_root = Path(tmp) / "baseline"
+        timed_build(base_root, donations, None)
+        baseline, changed = timed_build(base_root, [*donations, extra], None)
+        rows.append(
+            (
+                "  baseline: same, without the cache",
+                f"{baseline:.1f} s",
+                f"{changed} files rewritten",
+            )
+        )
+        print("measuring in Chromium...", file=sys.stderr, flush=True)
+        for name, value in browser_numbers(root).items():
+            if "bytes" in name:
+                rows.append((name, f"{value / 1000:.0f} KB", "target < 300 KB"))
+            else:
+                rows.append((name, f"{value:.0f} ms", "target < 200 ms"))
+    width = max(len(r[0]) for r in rows)
+    print(f"| {'measure':<{width}} | value | note |")
+    print(f"|{'-' * (width + 2)}|---|---|")
+    for measure, value, note in rows:
+        print(f"| {measure:<{width}} | {value} | {note} |")
+
+
+if __name__ == "__main__":
+    main()
