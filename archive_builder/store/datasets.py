@@ -147,3 +147,17 @@ def head_commit(repo: Path) -> str | None:
 
 def is_clean(repo: Path) -> bool:
     return git(repo, "status", "--porcelain", "--untracked-files=normal").strip() == ""
+
+
+def subdataset_commit(superdataset: Path, name: str) -> str:
+    """The commit of a subdataset recorded in the superdataset's HEAD."""
+    line = git(superdataset, "ls-tree", "HEAD", name).strip()
+    return line.split()[2] if line else ""
+
+
+def tag_exists(repo: Path, name: str) -> bool:
+    return bool(git(repo, "tag", "--list", name).strip())
+
+
+def tag(repo: Path, name: str, committer: Committer) -> None:
+    git(repo, "tag", "-a", name, "-m", f"Release {name}", committer=committer)

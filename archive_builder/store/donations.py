@@ -17,6 +17,7 @@ from pathlib import Path
 from ..archive import Layout
 from .datasets import (
     Committer,
+    git,
     create_donation_dataset,
     head_commit,
     is_clean,
@@ -37,9 +38,34 @@ def is_registered(layout: Layout, public_id: str) -> bool:
     return public_id in registered(layout.datasets)
 
 
+def _undo_half_commit(superdataset: Path) -> list[str]:
+    """Drop what a commit killed halfway left in the superdataset's index.
+
+    A registration killed inside ``git commit`` can leave the new subdataset
+    staged in the index and ``.gitmodules`` edited, or a stale ``index.lock``
+    (we hold the archive lock, so no other git process owns it). Going back to
+    HEAD is safe: the dataset folder itself is untouched and is registered again.
+    """
+    notes = []
+    index_lock = superdataset / ".git" / "index.lock"
+    if index_lock.exists():
+        index_lock.unlink()
+        notes.append("removed a lock file left by an interrupted commit")
+    staged = git(superdataset, "diff", "--cached", "--name-only").split()
+    gitmodules_changed = bool(git(superdataset, "status", "--porcelain", "--", ".gitmodules"))
+    if staged or gitmodules_changed:
+        git(superdataset, "reset", "-q")
+        if git(superdataset, "ls-tree", "HEAD", ".gitmodules").strip():
+            git(superdataset, "checkout", "-q", "HEAD", "--", ".gitmodules")
+        else:
+            (superdataset / ".gitmodules").unlink(missing_ok=True)
+        notes.append("undid a registration interrupted halfway through its commit")
+    return notes
+
+
 def recover(layout: Layout, committer: Committer) -> list[str]:
     """Finish or undo what an interrupted ingest left behind; say what was done."""
-    notes: list[str] = []
+    notes: list[str] = _undo_half_commit(layout.datasets)
     if layout.staging.exists():
         for leftover in layout.staging.iterdir():
             shutil.rmtree(leftover, ignore_errors=True)

@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 SIBLING = "store"
 STORAGE = "store-storage"
 SUPER_ALIAS = "archive"
+_BATCH = 5  # above this many datasets to push, one recursive `datalad push` is faster
 Progress = Callable[[str, int, int], None]
 
 
@@ -40,8 +41,8 @@ def _local_url(store: Path) -> str:
 
 
 def _has_sibling(dataset: Path) -> bool:
-    remotes = git(dataset, "remote").split()
-    return SIBLING in remotes
+    config = (dataset / ".git" / "config").read_text(encoding="utf-8")
+    return f'[remote "{SIBLING}"]' in config
 
 
 def _publish_url_recorded(dataset: Path, public: str) -> bool:
@@ -50,24 +51,6 @@ def _publish_url_recorded(dataset: Path, public: str) -> bool:
         f"name={STORAGE}" in line and f"url={public}" in line.split()
         for line in log_text.splitlines()
     )
-
-
-def _add_sibling(dataset: Path, store: Path, alias: str, public: str, committer: Committer) -> None:
-    local = _local_url(store)
-    datalad(
-        "create-sibling-ria",
-        "-d",
-        str(dataset),
-        "-s",
-        SIBLING,
-        "--alias",
-        alias,
-        "--new-store-ok",
-        local,
-        cwd=dataset,
-        committer=committer,
-    )
-    _record_public_url(dataset, local, public, committer)
 
 
 def _record_public_url(dataset: Path, local: str, public: str, committer: Committer) -> None:
@@ -83,6 +66,15 @@ def bare_repository(store: Path, dataset: Path) -> Path:
     return store / dataset_id[:3] / dataset_id[3:]
 
 
+def _alias(store: Path, dataset: Path, alias: str) -> None:
+    """What ``create-sibling-ria --alias`` does, for subdatasets created recursively."""
+    link = store / "alias" / alias
+    bare = bare_repository(store, dataset)
+    link.parent.mkdir(parents=True, exist_ok=True)
+    if not link.is_symlink():
+        link.symlink_to(Path("..") / bare.relative_to(store))
+
+
 def publish(
     superdataset: Path,
     subdatasets: Sequence[str],
@@ -93,63 +85,104 @@ def publish(
 ) -> list[str]:
     """Push the superdataset and the given subdatasets (content and tags) to ``store``.
 
-    Returns the subdatasets whose store repository changed.
+    New datasets get their siblings in one recursive ``create-sibling-ria``;
+    only datasets whose branches or tags differ from the store's are pushed.
+    Returns the subdatasets that were pushed.
     """
-    public = store_url(base_url)
+    public, local = store_url(base_url), _local_url(store)
     store.parent.mkdir(parents=True, exist_ok=True)
-    pushed: list[str] = []
-    for index, name in enumerate(subdatasets, start=1):
-        dataset = superdataset / name
-        if not _has_sibling(dataset):
-            _add_sibling(dataset, store, name, public, committer)
-        else:
-            _record_public_url(dataset, _local_url(store), public, committer)
-        if _push(dataset, store, committer):
-            pushed.append(name)
+    new = [name for name in subdatasets if not _has_sibling(superdataset / name)]
+    new_super = not _has_sibling(superdataset)
+    if new or new_super:
+        datalad(
+            "create-sibling-ria",
+            "-d",
+            str(superdataset),
+            "-r",
+            "-s",
+            SIBLING,
+            "--existing",
+            "skip",
+            "--alias",
+            SUPER_ALIAS,
+            "--new-store-ok",
+            local,
+            cwd=superdataset,
+            committer=committer,
+        )
+    marker = store / "published-url"
+    url_changed = not marker.is_file() or marker.read_text(encoding="utf-8").strip() != public
+    for name in subdatasets if url_changed else new:
+        _record_public_url(superdataset / name, local, public, committer)
+        _alias(store, superdataset / name, name)
+    if url_changed or new_super:
+        _record_public_url(superdataset, local, public, committer)
+    stale = [name for name in subdatasets if _needs_push(superdataset / name, store)]
+    if len(stale) > _BATCH:
+        datalad(
+            "push",
+            "-d",
+            str(superdataset),
+            "-r",
+            "--to",
+            SIBLING,
+            "--data",
+            "anything",
+            cwd=superdataset,
+            committer=committer,
+        )
+    for index, name in enumerate(stale, start=1):
+        _push(superdataset / name, store, committer, already_pushed=len(stale) > _BATCH)
         if progress:
-            progress("publish", index, len(subdatasets) + 1)
-    if not _has_sibling(superdataset):
-        _add_sibling(superdataset, store, SUPER_ALIAS, public, committer)
-    else:
-        _record_public_url(superdataset, _local_url(store), public, committer)
-    _push(superdataset, store, committer)
+            progress("publish", index, len(stale) + 1)
+    if _needs_push(superdataset, store):
+        _push(superdataset, store, committer)
+    marker.write_text(public + "\n", encoding="utf-8")
     if progress:
-        progress("publish", len(subdatasets) + 1, len(subdatasets) + 1)
-    return pushed
+        progress("publish", len(stale) + 1, len(stale) + 1)
+    return stale
 
 
-def _push(dataset: Path, store: Path, committer: Committer) -> bool:
-    """Push one dataset if the store lacks its current state; keep dumb HTTP working."""
+def _refs(repo: Path) -> dict[str, str]:
+    """Branches and tags of a repository, in one git call."""
+    out = run(
+        [
+            "git",
+            "-C",
+            str(repo),
+            "for-each-ref",
+            "--format=%(refname) %(objectname)",
+            "refs/heads",
+            "refs/tags",
+        ],
+        check=False,
+    ).stdout
+    refs = dict(line.split(" ", 1) for line in out.splitlines() if " " in line)
+    return {ref: sha for ref, sha in refs.items() if not ref.startswith("refs/heads/synced/")}
+
+
+def _needs_push(dataset: Path, store: Path) -> bool:
     bare = bare_repository(store, dataset)
-    head = git(dataset, "rev-parse", "HEAD").strip()
-    annex = git(dataset, "rev-parse", "git-annex").strip()
-    tags = git(dataset, "tag", "--list").split()
-    if bare.is_dir():
-        remote_head = run(
-            ["git", "-C", str(bare), "rev-parse", "-q", "--verify", "HEAD"], check=False
+    if not bare.is_dir():
+        return True
+    remote = _refs(bare)
+    return any(remote.get(ref) != sha for ref, sha in _refs(dataset).items())
+
+
+def _push(dataset: Path, store: Path, committer: Committer, already_pushed: bool = False) -> None:
+    """Push one dataset, its tags, and keep git's dumb HTTP protocol working."""
+    if not already_pushed:
+        datalad(
+            "push",
+            "-d",
+            str(dataset),
+            "--to",
+            SIBLING,
+            "--data",
+            "anything",
+            cwd=dataset,
+            committer=committer,
         )
-        remote_annex = run(
-            ["git", "-C", str(bare), "rev-parse", "-q", "--verify", "git-annex"], check=False
-        )
-        remote_tags = run(["git", "-C", str(bare), "tag", "--list"], check=False).stdout.split()
-        if (
-            remote_head.stdout.strip() == head
-            and remote_annex.stdout.strip() == annex
-            and set(tags) <= set(remote_tags)
-        ):
-            return False
-    datalad(
-        "push",
-        "-d",
-        str(dataset),
-        "--to",
-        SIBLING,
-        "--data",
-        "anything",
-        cwd=dataset,
-        committer=committer,
-    )
-    if tags:
+    if any(ref.startswith("refs/tags/") for ref in _refs(dataset)):
         git(dataset, "push", SIBLING, "--tags", committer=committer)
-    run(["git", "-C", str(bare), "update-server-info"])
-    return True
+    run(["git", "-C", str(bare_repository(store, dataset)), "update-server-info"])
