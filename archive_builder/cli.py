@@ -14,6 +14,8 @@ from . import __version__, pipeline
 from .archive import open_archive
 from .config import LICENSES
 from .errors import ArchiveError
+from .release import actions
+from .verify import verify as check
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -102,7 +104,7 @@ def _progress(quiet: bool) -> pipeline.Progress | None:
 
     def show(label: str, done: int, total: int) -> None:
         end = "\n" if done == total else ""
-        click.echo(f"\r  {label}: {done}/{total} files", nl=False, err=True)
+        click.echo(f"\r  {label}: {done}/{total}", nl=False, err=True)
         if end:
             click.echo("", err=True)
 
@@ -143,14 +145,127 @@ def ingest(directory: Path, packages: tuple[Path, ...], quiet: bool) -> None:
 @click.option("-q", "--quiet", is_flag=True)
 @friendly
 def build(directory: Path, quiet: bool) -> None:
-    """Write site/: catalogs, licence and citation files, and the web pages."""
-    summary = pipeline.build(open_archive(directory))
+    """Write site/ (catalogs, descriptors, pages) and publish the DataLad store in site/store/."""
+    summary = pipeline.build(open_archive(directory), progress=_progress(quiet))
     if not quiet:
         click.echo(
             f"built {summary.site}: {summary.donations} donations, {summary.instances} DICOM "
             f"files; {summary.files} site files, {summary.changed} written, "
             f"{summary.removed} removed"
         )
+
+
+@main.command()
+@archive_dir
+@click.argument("version")
+@click.option(
+    "--notes",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Release notes, in Markdown.",
+)
+@click.option(
+    "--strict/--no-strict",
+    default=True,
+    show_default=True,
+    help="Refuse to release on warnings (no notes, nothing changed).",
+)
+@click.option("-q", "--quiet", is_flag=True)
+@friendly
+def release(directory: Path, version: str, notes: Path | None, strict: bool, quiet: bool) -> None:
+    """Publish release VERSION: tags, CHANGELOG.md, changes.json and frozen catalogs.
+
+    Releases are immutable: an existing VERSION is refused.
+    """
+    text = notes.read_text(encoding="utf-8") if notes else ""
+    info, doi_message = actions.release(
+        open_archive(directory), version, text, strict=strict, progress=_progress(quiet)
+    )
+    click.echo(doi_message)
+    click.echo(
+        f"released {info.version}: {len(info.added)} added, {len(info.revised)} revised, "
+        f"{len(info.withdrawn)} withdrawn"
+    )
+
+
+@main.command()
+@archive_dir
+@click.argument("donation_id", metavar="DONATION_ID")
+@click.option("-q", "--quiet", is_flag=True)
+@friendly
+def withdraw(directory: Path, donation_id: str, quiet: bool) -> None:
+    """Withdraw a donation, given the portal's DONATION_ID.
+
+    Its dataset leaves the archive, its files leave the published store (old
+    releases can no longer fetch them either), its page becomes a tombstone,
+    and the site is rebuilt.
+    """
+    result = actions.withdraw(open_archive(directory), donation_id, progress=_progress(quiet))
+    click.echo(result.message)
+
+
+@main.command()
+@archive_dir
+@friendly
+def verify(directory: Path) -> None:
+    """Check the published store (git annex fsck) and the site (checksums, stray files)."""
+    problems = check(open_archive(directory))
+    for problem in problems:
+        click.echo(problem, err=True)
+    if problems:
+        click.echo(f"verify: {len(problems)} problem(s)", err=True)
+        sys.exit(1)
+    click.echo("verify: the store and the site are complete and intact")
+
+
+@main.command()
+@archive_dir
+@click.argument("ledger", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE.jsonl")
+@friendly
+def offers(directory: Path, ledger: Path) -> None:
+    """Import donation-rate counts (the portal's offers ledger, JSON Lines).
+
+    A line for a (date, modality, anatomical_region) already imported replaces
+    it. The exact counts stay in private/; `build` publishes
+    catalog/offers.parquet with every count below 5 suppressed. A bad line
+    anywhere imports nothing.
+    """
+    added, replaced = pipeline.offers(open_archive(directory), ledger)
+    click.echo(f"offers: {added} added, {replaced} replaced; run `build` to publish")
+
+
+@main.command()
+@click.argument("in_dir", type=click.Path(path_type=Path), metavar="IN_DIR")
+@click.argument("out_dir", type=click.Path(path_type=Path), metavar="OUT_DIR")
+@click.option(
+    "--key-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Secret key (created, mode 0600, if absent; never inside OUT_DIR). The same key "
+    "gives the same pseudonyms, date shifts and UIDs on every run.",
+)
+@click.option(
+    "-j", "--jobs", type=click.IntRange(min=1), default=None, help="Processes [default: all cores]."
+)
+@click.option("-q", "--quiet", is_flag=True, help="Print only refusals.")
+@friendly
+def deid(in_dir: Path, out_dir: Path, key_file: Path, jobs: int | None, quiet: bool) -> None:
+    """De-identify a folder of DICOM files into OUT_DIR, without an archive.
+
+    Same engine and verification as ingest. One pseudonym and one date offset
+    per patient; output is OUT_DIR/<pseudonym>/study-N/series-NNN/instance-NNNN.dcm
+    with deid-report.json per study. A study that fails verification is
+    refused and nothing of it is written. Exit status 1 when any study was refused.
+    """
+    from .deid.folder import deidentify_folder, load_or_create_key
+
+    key = load_or_create_key(key_file, out_dir)
+    refused = 0
+    for outcome in deidentify_folder(in_dir, out_dir, key, jobs=jobs):
+        refused += outcome.status == "refused"
+        if not quiet or outcome.status == "refused":
+            failed = outcome.status == "refused"
+            click.echo(f"{outcome.status:<9} {outcome.path}: {outcome.message}", err=failed)
+    sys.exit(1 if refused else 0)
 
 
 def _serve(site: Path, port: int) -> None:

@@ -20,7 +20,10 @@ from .catalog import import_offers, ledger_path, load_ledger, write_catalogs
 from .deid import DeidError, Donor, LeakError, age_string, deidentify_study
 from .fair import write_archive_files
 from .intake import IntakeError, Package, open_package
-from .release.registry import load_releases, load_withdrawals
+from .release.registry import (
+    load_releases,
+    load_withdrawals,
+)
 from .site import render_site
 from .sitefiles import SiteWriter
 from .store import Committer, add_donation, create_superdataset, is_registered, recover, registered
@@ -36,6 +39,7 @@ from .store.content import (
 )
 from .store.publish import publish
 from .store.withdraw import purge_from_store
+from .verify import SUMS, read_sums, sha256
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]
@@ -256,6 +260,18 @@ def offers(archive: Archive, source: Path) -> tuple[int, int]:
         return import_offers(ledger_path(archive.layout.private), source)
 
 
+def _write_sums(site: SiteWriter) -> None:
+    """SHA256SUMS of every site file (the store aside), rehashing only what this build changed."""
+    previous = read_sums(site.root)
+    lines = []
+    for relpath in sorted(site.written - {SUMS}):
+        digest = previous.get(relpath)
+        if digest is None or relpath in site.changed:
+            digest = sha256(site.root / relpath)
+        lines.append(f"{digest}  {relpath}\n")
+    site.text(SUMS, "".join(lines))
+
+
 def stored_donations(layout: Layout) -> list[StoredDonation]:
     return [read_donation(layout.datasets / pid) for pid in registered(layout.datasets)]
 
@@ -280,10 +296,11 @@ def build(archive: Archive, progress: Progress | None = None) -> BuildSummary:
     """
     layout = archive.layout
     with locked(layout):
-        return _build(archive, progress)
+        return build_site(archive, progress)
 
 
-def _build(archive: Archive, progress: Progress | None) -> BuildSummary:
+def build_site(archive: Archive, progress: Progress | None = None) -> BuildSummary:
+    """``build`` for callers that already hold the archive's lock (release, withdraw)."""
     layout = archive.layout
     donations = stored_donations(layout)
     releases = [info for info, _ in load_releases(layout.datasets)]
@@ -302,7 +319,10 @@ def _build(archive: Archive, progress: Progress | None) -> BuildSummary:
         overrides=layout.templates,
         releases=releases,
         withdrawals=withdrawals,
+        offers=offers,
+        cache=layout.root / ".cache",
     )
+    _write_sums(site)
     removed = site.finish()
     for withdrawal in withdrawals:
         purge_from_store(layout.store, withdrawal.public_id)
