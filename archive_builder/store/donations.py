@@ -17,8 +17,8 @@ from pathlib import Path
 from ..archive import Layout
 from .datasets import (
     Committer,
-    git,
     create_donation_dataset,
+    git,
     head_commit,
     is_clean,
     is_dataset,
