@@ -15,6 +15,7 @@ from .archive import open_archive
 from .config import LICENSES
 from .errors import ArchiveError
 from .release import actions
+from .release.registry import load_releases
 from .verify import verify as check
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -305,7 +306,7 @@ def demo(directory: Path, port: int, no_serve: bool) -> None:
     The sample studies are real DICOM files shipped by pydicom and pydicom-data.
     Running it again reuses the archive: nothing is ingested twice.
     """
-    from .demo import make_packages
+    from .demo import RELEASE_NOTES, make_packages, write_offers
 
     directory = directory.resolve()
     if (directory / "archive.toml").exists():
@@ -324,6 +325,12 @@ def demo(directory: Path, port: int, no_serve: bool) -> None:
     status = _ingest(directory, tuple(packages), quiet=False)
     if status:
         raise click.ClickException("some demo packages were refused; see above")
+    ledger = write_offers(archive.layout.private / "demo-packages" / "offers.jsonl")
+    added, replaced = pipeline.offers(archive, ledger)
+    click.echo(f"offers: {added} added, {replaced} replaced from the demo portal's ledger")
+    if not load_releases(archive.layout.datasets):
+        info, doi_message = actions.release(archive, "1.0.0", RELEASE_NOTES)
+        click.echo(f"released {info.version} ({doi_message})")
     summary = pipeline.build(archive)
     click.echo(f"built {summary.site}: {summary.donations} donations, {summary.instances} files")
     if not no_serve:

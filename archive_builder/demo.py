@@ -10,10 +10,12 @@ real pipeline on them.
 from __future__ import annotations
 
 import json
+import random
 import shutil
 import warnings
 import zipfile
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 
 import pydicom.data
@@ -154,3 +156,50 @@ def make_packages(out_dir: Path) -> list[Path]:
         else:
             packages.append(folder)
     return packages
+
+
+# The kinds of study the demo portal offered, with the share of patients who donated.
+OFFERED_KINDS = (
+    ("CT", "HEAD", 0.34),
+    ("CT", "CHEST", 0.41),
+    ("MR", "BRAIN", 0.29),
+    ("CR", "CHEST", 0.22),
+)
+
+RELEASE_NOTES = """\
+First release of the demo archive: seven studies (CT, MR and CR) donated through
+the patient portal, de-identified with the DICOM Basic Application Level
+Confidentiality Profile and its options for modified dates, patient
+characteristics and clean descriptors.
+"""
+
+
+def write_offers(path: Path, last_day: date = date(2026, 11, 2), days: int = 56) -> Path:
+    """A portal's offers ledger for ``days`` days up to ``last_day`` (fixed seed).
+
+    Some days offer only a few studies of a kind, so the published catalog shows
+    its small-count suppression at work.
+    """
+    rng = random.Random(20261102)  # noqa: S311 (made-up counts, not a secret)
+    lines = []
+    for offset in range(days):
+        day = last_day - timedelta(days=days - 1 - offset)
+        for modality, region, share in OFFERED_KINDS:
+            offered = rng.randint(2, 30)
+            accepted = sum(rng.random() < share for _ in range(offered))
+            declined = rng.randint(0, offered - accepted)
+            lines.append(
+                json.dumps(
+                    {
+                        "date": day.isoformat(),
+                        "modality": modality,
+                        "anatomical_region": region,
+                        "offered": offered,
+                        "accepted": accepted,
+                        "declined": declined,
+                    }
+                )
+            )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path

@@ -155,11 +155,21 @@ def test_the_demo_runs_twice_without_adding_anything(tmp_path: Path) -> None:
     first = run_cli("demo", target, "--no-serve")
     assert first.exit_code == 0, first.output
     assert first.output.count("added as don-") == 7
+    assert "released 1.0.0" in first.output
     again = run_cli("demo", target, "--no-serve")
     assert again.exit_code == 0, again.output
     assert again.output.count("already in the archive") == 7
+    assert "released" not in again.output  # one release, not a new one per run
     pages = list((target / "site" / "datasets").glob("*/index.html"))
     assert len(pages) == 7
+    # the demo shows a citable release and the pilot's donation rate, not empty pages
+    changes = json.loads((target / "site/releases/1.0.0/changes.json").read_text())
+    assert len(changes["added"]) == 7
+    assert sorted(p.name for p in (target / "site/releases").iterdir()) == ["1.0.0", "index.html"]
+    offers = pq.read_table(target / "site/catalog/offers.parquet").to_pylist()
+    assert offers and any(row["offered"] is None for row in offers)  # small counts suppressed
+    assert any(row["offered"] and row["offered"] >= 5 for row in offers)
+    assert "Donation rate" in (target / "site/statistics/index.html").read_text()
 
 
 def test_console_script_runs_outside_an_activated_virtualenv(tmp_path: Path) -> None:
