@@ -20,6 +20,7 @@ from .catalog import import_offers, ledger_path, load_ledger, write_catalogs
 from .deid import DeidError, Donor, LeakError, age_string, deidentify_study
 from .fair import write_archive_files
 from .intake import IntakeError, Package, open_package
+from .release.model import ReleaseInfo
 from .release.registry import (
     load_releases,
     load_withdrawals,
@@ -37,6 +38,7 @@ from .store.content import (
     read_donation,
     write_json,
 )
+from .store.datasets import subdataset_commit
 from .store.publish import publish
 from .store.withdraw import purge_from_store
 from .verify import SUMS, read_sums, sha256
@@ -286,6 +288,17 @@ class BuildSummary:
     site: Path
 
 
+def _current_release(
+    layout: Layout, history: list[tuple[ReleaseInfo, dict[str, str]]]
+) -> str | None:
+    """The latest release when the datasets are exactly as it recorded them, else None."""
+    if not history:
+        return None
+    info, recorded = history[-1]
+    current = {pid: subdataset_commit(layout.datasets, pid) for pid in registered(layout.datasets)}
+    return info.version if current == recorded else None
+
+
 def build(archive: Archive, progress: Progress | None = None) -> BuildSummary:
     """Write the site: catalogs, descriptors, pages, then publish the DataLad store.
 
@@ -303,12 +316,19 @@ def build_site(archive: Archive, progress: Progress | None = None) -> BuildSumma
     """``build`` for callers that already hold the archive's lock (release, withdraw)."""
     layout = archive.layout
     donations = stored_donations(layout)
-    releases = [info for info, _ in load_releases(layout.datasets)]
+    history = load_releases(layout.datasets)
+    releases = [info for info, _ in history]
     withdrawals = load_withdrawals(layout.datasets)
     site = SiteWriter(layout.site)
     offers = load_ledger(ledger_path(layout.private))
     write_catalogs(
-        archive.config, donations, site, releases=releases, withdrawals=withdrawals, offers=offers
+        archive.config,
+        donations,
+        site,
+        release=_current_release(layout, history),
+        releases=releases,
+        withdrawals=withdrawals,
+        offers=offers,
     )
     write_archive_files(archive.config, donations, site, releases=releases)
     _copy_frozen_releases(layout, site)

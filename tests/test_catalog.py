@@ -37,7 +37,7 @@ def test_catalogs_are_zstd_parquet_with_provenance_and_checksums(demo_archive: P
         meta = pq.ParquetFile(path).metadata
         kv = {k.decode(): v.decode() for k, v in meta.metadata.items()}
         assert kv["archive"] == "Open Imaging Donations (demo)"
-        assert kv["release"] == "unreleased"
+        assert kv["release"] == "1.0.0"  # the demo's release, nothing changed since
         assert kv["schema_version"] == "1"
         for rg in range(meta.num_row_groups):
             for col in range(meta.num_columns):

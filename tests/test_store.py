@@ -164,6 +164,9 @@ def test_release_is_tagged_logged_and_frozen(published: dict) -> None:
     frozen = pq.read_table(root / "site" / "releases" / "1.0" / "catalog" / "donations.parquet")
     assert sorted(frozen.column("public_id").to_pylist()) == sorted(published["ids"])
     assert frozen.schema.metadata[b"release"] == b"1.0"
+    # the live catalog says it is release 1.0 while nothing has changed since
+    live = pq.read_schema(root / "site" / "catalog" / "donations.parquet")
+    assert live.metadata[b"release"] == b"1.0"
 
 
 def test_a_release_cannot_be_made_twice(published: dict) -> None:
@@ -239,6 +242,8 @@ def test_withdrawal_removes_the_files_from_every_clone(published: dict) -> None:
     # the frozen release lost its rows; withdrawing again changes nothing
     frozen = pq.read_table(root / "releases" / "1.0" / "catalog" / "donations.parquet")
     assert frozen.column("public_id").to_pylist() == [kept]
+    live = pq.read_schema(root / "site" / "catalog" / "donations.parquet")
+    assert live.metadata[b"release"] == b"unreleased"  # it no longer matches release 1.0
     again = run_cli("withdraw", root, "store-test-0000")
     assert again.exit_code == 0 and "already withdrawn" in again.output
     assert run_cli("verify", root).exit_code == 0
