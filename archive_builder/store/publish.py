@@ -93,23 +93,12 @@ def publish(
     store.parent.mkdir(parents=True, exist_ok=True)
     new = [name for name in subdatasets if not _has_sibling(superdataset / name)]
     new_super = not _has_sibling(superdataset)
-    if new or new_super:
-        datalad(
-            "create-sibling-ria",
-            "-d",
-            str(superdataset),
-            "-r",
-            "-s",
-            SIBLING,
-            "--existing",
-            "skip",
-            "--alias",
-            SUPER_ALIAS,
-            "--new-store-ok",
-            local,
-            cwd=superdataset,
-            committer=committer,
-        )
+    if new_super or len(new) > _BATCH:
+        # One recursive call; it visits every subdataset, so it is only worth it for many.
+        _create_sibling(superdataset, SUPER_ALIAS, local, committer, recursive=True)
+    else:
+        for name in new:
+            _create_sibling(superdataset / name, name, local, committer)
     marker = store / "published-url"
     url_changed = not marker.is_file() or marker.read_text(encoding="utf-8").strip() != public
     for name in subdatasets if url_changed else new:
@@ -141,6 +130,27 @@ def publish(
     if progress:
         progress("publish", len(stale) + 1, len(stale) + 1)
     return stale
+
+
+def _create_sibling(
+    dataset: Path, alias: str, local: str, committer: Committer, recursive: bool = False
+) -> None:
+    datalad(
+        "create-sibling-ria",
+        "-d",
+        str(dataset),
+        *(["-r"] if recursive else []),
+        "-s",
+        SIBLING,
+        "--existing",
+        "skip",
+        "--alias",
+        alias,
+        "--new-store-ok",
+        local,
+        cwd=dataset,
+        committer=committer,
+    )
 
 
 def _refs(repo: Path) -> dict[str, str]:
