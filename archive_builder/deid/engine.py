@@ -144,6 +144,7 @@ class _Cleaner:
 
     def dataset(self, source: Dataset) -> Dataset:
         out = Dataset()
+        _same_encoding(out, source)
         for tag in sorted(source.keys()):
             if self._removed_unread(tag):
                 continue
@@ -156,7 +157,7 @@ class _Cleaner:
             as_read: RawDataElement | None = raw if isinstance(raw, RawDataElement) else None
             elem = source[tag]
             new = self.element(elem)
-            if as_read is not None and new is elem:
+            if as_read is not None and new is elem and as_read.VR in (None, elem.VR):
                 out[tag] = as_read  # kept unchanged: written back as read, not re-encoded
             elif new is not None:
                 out.add(new)
@@ -276,6 +277,13 @@ class _Cleaner:
         return self._apply(elem, name, resolve_code(basic), basic)
 
 
+def _same_encoding(out: Dataset, source: Dataset) -> None:
+    """Mark ``out`` as encoded like ``source``, so that elements kept as read are written
+    as read: pydicom otherwise decodes and re-encodes every element of a new dataset."""
+    implicit_vr, little_endian = source.original_encoding
+    out.set_original_encoding(implicit_vr, little_endian, source.original_character_set)
+
+
 def deidentify(
     original: Dataset, donor: Donor, identifiers: Identifiers, tally: Counter[tuple[str, str]]
 ) -> FileDataset:
@@ -298,4 +306,6 @@ def deidentify(
     meta.TransferSyntaxUID = original.file_meta.TransferSyntaxUID
     meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
     meta.ImplementationVersionName = f"ARCHIVEBUILDER{__version__.replace('.', '')}"[:16]
-    return FileDataset("", out, file_meta=meta, preamble=b"\0" * 128)
+    result = FileDataset("", out, file_meta=meta, preamble=b"\0" * 128)
+    _same_encoding(result, original)
+    return result

@@ -32,7 +32,14 @@ from .dates import collision_free_offset
 from .engine import Donor, age_string
 from .errors import DeidError, LeakError
 from .identifiers import Identifiers
-from .study import Output, StudyResult, collect_identifiers, plan, process_one
+from .study import (
+    Output,
+    StudyResult,
+    collect_identifiers,
+    defer_pixel_data,
+    plan,
+    process_one,
+)
 
 KEY_BYTES = 32
 REPORT = "deid-report.json"
@@ -176,7 +183,7 @@ def _survey_one(path: Path, key: bytes) -> _Surveyed:
     header, reason = read_header(path)
     if header is None:
         return _Surveyed(path, None, reason or "unreadable", None)
-    instance = Instance(path, header)
+    instance = Instance(path, defer_pixel_data(header))
     return _Surveyed(path, header, None, collect_identifiers([instance], _donor(key, [instance])))
 
 
@@ -250,7 +257,9 @@ def group(
 
 @dataclass(frozen=True)
 class _Batch:
-    items: list[tuple[Path, str]]  # (input file, relative output path)
+    # (input file, relative output path, its header when the batch runs in this process: a
+    # worker process reads the file again, which costs less than receiving the header)
+    items: list[tuple[Path, str, Dataset | None]]
     staging: Path
     donor: Donor
     identifiers: Identifiers
@@ -267,9 +276,10 @@ class _BatchResult:
 def _run_batch(batch: _Batch) -> _BatchResult:
     tally: Counter[tuple[str, str]] = Counter()
     outputs: list[tuple[str, int, str]] = []
-    for path, relpath in batch.items:
+    for path, relpath, header in batch.items:
         try:
-            out = process_one(path, batch.staging / relpath, batch.donor, batch.identifiers, tally)
+            target = batch.staging / relpath
+            out = process_one(path, target, batch.donor, batch.identifiers, tally, header)
         except LeakError as exc:
             return _BatchResult(outputs, tally, exc.problems, None)
         except DeidError as exc:
@@ -306,12 +316,13 @@ def deidentify_folder(
     """
     _check_folders(in_dir, out_dir)
     jobs = max(1, jobs or os.cpu_count() or 1)
-    executor: Executor = ProcessPoolExecutor(jobs) if jobs > 1 else _Inline()
+    inline = jobs == 1
+    executor: Executor = _Inline() if inline else ProcessPoolExecutor(jobs)
     staging_root = out_dir / ".partial"
     try:
-        # headers are read here: sending them back from worker processes costs more than
-        # reading them (measured with benchmarks/bench_deid.py)
-        instances, found, skipped = survey(in_dir, key)
+        # the headers come back from the worker processes without their pixel data: cheaper
+        # than reading them here (measured with benchmarks/bench_deid.py)
+        instances, found, skipped = survey(in_dir, key, executor)
         if not instances:
             raise FolderError(
                 f"{in_dir}: holds no DICOM file that can be de-identified"
@@ -326,7 +337,7 @@ def deidentify_folder(
         for donor, folder, sources, identifiers in studies:
             layout, excluded = plan(sources)
             staging = staging_root / folder
-            items = [(s.path, relpath) for s, relpath in layout]
+            items = [(s.path, relpath, s.header if inline else None) for s, relpath in layout]
             size = max(1, min(_BATCH, -(-len(items) // jobs)))
             futures = [
                 executor.submit(

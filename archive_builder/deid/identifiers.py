@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from pydicom.datadict import dictionary_VR
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
-from pydicom.tag import BaseTag
 from pydicom.uid import PYDICOM_IMPLEMENTATION_UID
 from pydicom.valuerep import PersonName
 
@@ -105,20 +104,6 @@ def undecoded(raw: object, tag: int) -> bool:
     """Whether a raw element holds numbers or binary data only (it can stay undecoded)."""
     vr = raw_vr(raw, tag)
     return vr is not None and all(v in UNDECODED_VRS for v in vr.split(" or "))
-
-
-def walk_lazy(ds: Dataset) -> Iterator[tuple[BaseTag, DataElement | None]]:
-    """(tag, element) at every depth; the element is None for undecoded numbers and binary."""
-    for tag in sorted(ds.keys()):
-        raw = ds.get_item(tag, keep_deferred=True)
-        if undecoded(raw, tag):
-            yield BaseTag(tag), None
-            continue
-        elem = ds[tag]
-        yield elem.tag, elem
-        if elem.VR == "SQ" and elem.value:
-            for item in elem.value:
-                yield from walk_lazy(item)
 
 
 def _walk_text(ds: Dataset) -> Iterator[DataElement]:

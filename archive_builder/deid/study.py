@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from pydicom import dcmread
+from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
+from pydicom.filereader import read_deferred_data_element
 
 from .. import __version__
 from ..intake import Instance as Source
@@ -21,7 +23,7 @@ from .errors import DeidError, LeakError
 from .identifiers import Identifiers
 from .profile import APPLIED_OPTIONS, BASIC_PROFILE, NOT_APPLIED, load_profile
 from .risk import PIXEL_KEYWORDS, exclusion_reason
-from .verify import encode, find_leaks
+from .verify import PIXEL_TAGS, encode, find_leaks
 
 log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
@@ -133,14 +135,45 @@ def plan(sources: Sequence[Source]) -> tuple[list[tuple[Source, str]], list[dict
     return layout, excluded_report
 
 
+def defer_pixel_data(header: Dataset) -> Dataset:
+    """``header`` with its pixel data deferred: known to exist, read again when needed.
+
+    Compressed pixel data is read along with a header; dropping it keeps the
+    headers of a whole folder small in memory and cheap to send back from a
+    worker process.
+    """
+    for tag in PIXEL_TAGS & header.keys():
+        raw: DataElement | RawDataElement = header.get_item(tag, keep_deferred=True)
+        if isinstance(raw, RawDataElement) and raw.value is not None:
+            header[tag] = raw._replace(value=None)
+    return header
+
+
+def _read_in_full(path: Path, header: Dataset | None) -> Dataset:
+    """The file's dataset with every value: read now, or ``header`` (read before) with its
+    deferred pixel data read in, as read (it is not decoded)."""
+    if header is None:
+        return dcmread(path)
+    for tag in PIXEL_TAGS & header.keys():
+        raw: DataElement | RawDataElement = header.get_item(tag, keep_deferred=True)
+        if isinstance(raw, RawDataElement) and raw.value is None:
+            header[tag] = read_deferred_data_element(open, str(path), None, raw)
+    return header
+
+
 def process_one(
     path: Path,
     target: Path,
     donor: Donor,
     identifiers: Identifiers,
     tally: Counter[tuple[str, str]],
+    header: Dataset | None = None,
 ) -> Output:
     """De-identify one file, verify it, and write it to ``target`` (atomically).
+
+    ``header`` is the file's header as read before (see ``read_header``), when
+    there is one in this process: the file is not parsed again, only its pixel
+    data is read, and dropped from ``header`` again afterwards.
 
     Raises DeidError when the file cannot be read or de-identified, LeakError
     when the verifier finds an identifying value; nothing is written then.
@@ -149,29 +182,32 @@ def process_one(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            original = dcmread(path)
+            original = _read_in_full(path, header)
         except Exception as exc:
             raise DeidError(f"an instance cannot be read in full ({type(exc).__name__})") from None
         try:
             clean = deidentify(original, donor, identifiers, tally)
-            data, header = encode(clean)
+            encoded = encode(clean)
         except Exception as exc:
             log.debug("de-identification failed", exc_info=True)
             raise DeidError(
                 f"an instance cannot be de-identified ({type(exc).__name__}); it may be damaged"
             ) from None
-    problems = find_leaks(clean, identifiers, header)
+        finally:
+            if header is not None:
+                defer_pixel_data(header)
+    problems = find_leaks(clean, identifiers, encoded.header)
     if problems:
         raise LeakError(problems)
     if not target.parent.is_dir():
         target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".partial")
-    partial.write_bytes(data)
+    size = encoded.save(partial)
     partial.replace(target)
     for keyword in PIXEL_KEYWORDS:
         if keyword in clean:
             del clean[keyword]
-    return Output(target.name, len(data), clean, str(clean.file_meta.TransferSyntaxUID))
+    return Output(target.name, size, clean, str(clean.file_meta.TransferSyntaxUID))
 
 
 def collect_identifiers(
@@ -206,7 +242,8 @@ def deidentify_study(
     layout, excluded = plan(sources)
     result = StudyResult(excluded=excluded, identifiers=identifiers)
     for done, (source, relpath) in enumerate(layout, start=1):
-        output = process_one(source.path, out_dir / relpath, donor, identifiers, result.tally)
+        target = out_dir / relpath
+        output = process_one(source.path, target, donor, identifiers, result.tally, source.header)
         result.outputs.append(Output(relpath, output.size, output.header, output.transfer_syntax))
         if progress:
             progress(done, len(layout))

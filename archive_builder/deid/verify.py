@@ -8,31 +8,54 @@ profile promises (no private or overlay groups, keyed UIDs, identity removed).
 
 from __future__ import annotations
 
+import codecs
+from collections.abc import Iterator
+from copy import deepcopy
+from dataclasses import dataclass
+from functools import cache
 from io import BytesIO
+from pathlib import Path
 
 from pydicom import dcmwrite
-from pydicom.datadict import tag_for_keyword
+from pydicom.datadict import keyword_for_tag
 from pydicom.dataelem import DataElement, RawDataElement
-from pydicom.dataset import Dataset, FileDataset
-from pydicom.filebase import DicomBytesIO
+from pydicom.dataset import Dataset, FileDataset, FileMetaDataset
+from pydicom.filebase import DicomFileLike
 from pydicom.filewriter import write_data_element
-from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, UID
+from pydicom.tag import BaseTag, Tag
+from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, UID, ExplicitVRLittleEndian
+from pydicom.valuerep import CUSTOMIZABLE_CHARSET_VR
 
-from .identifiers import Identifiers, walk_lazy
+from .identifiers import UNDECODED_VRS, Identifiers, raw_vr
 from .risk import PIXEL_KEYWORDS
 from .uids import is_well_known
 
+PIXEL_TAGS = frozenset(Tag(keyword) for keyword in PIXEL_KEYWORDS)
+
 
 def _split(ds: FileDataset) -> tuple[FileDataset, list[DataElement | RawDataElement]]:
-    head = FileDataset("", Dataset(), file_meta=ds.file_meta, preamble=ds.preamble)
-    pixels: list[DataElement | RawDataElement] = []
-    for tag in sorted(ds.keys()):
-        elem = ds.get_item(tag)
-        if tag in PIXEL_TAGS:
-            pixels.append(elem)
-        else:
-            head[tag] = elem
+    """The dataset less its pixel data (sharing its elements and encoding), and the pixel data.
+
+    Keeping the encoding lets pydicom write elements kept as read without
+    decoding and re-encoding them.
+    """
+    elements: dict[BaseTag, DataElement | RawDataElement] = dict(ds.items())
+    pixels = [elements.pop(tag) for tag in sorted(PIXEL_TAGS & elements.keys())]
+    meta = _inflated(ds.file_meta)
+    head = FileDataset("", Dataset(elements), file_meta=meta, preamble=ds.preamble)
+    implicit_vr, little_endian = ds.original_encoding
+    head.set_original_encoding(implicit_vr, little_endian, ds.original_character_set)
     return head, pixels
+
+
+def _inflated(meta: FileMetaDataset) -> FileMetaDataset:
+    """``meta``, or for a deflated file a copy that names the same encoding uncompressed:
+    the header is searched as a reader sees it once inflated, not in compressed bytes."""
+    if not UID(meta.get("TransferSyntaxUID", "")).is_deflated:
+        return meta
+    plain = deepcopy(meta)
+    plain.TransferSyntaxUID = ExplicitVRLittleEndian
+    return plain
 
 
 def _write(ds: FileDataset) -> bytes:
@@ -41,35 +64,135 @@ def _write(ds: FileDataset) -> bytes:
     return buffer.getvalue()
 
 
-PIXEL_TAGS = frozenset(tag_for_keyword(k) for k in PIXEL_KEYWORDS)
-
-
 def header_bytes(ds: FileDataset) -> bytes:
-    """The file as it is written, less its pixel data."""
+    """The file as it is written, less its pixel data (and inflated, if it is deflated)."""
     return _write(_split(ds)[0])
 
 
-def encode(ds: FileDataset) -> tuple[bytes, bytes]:
-    """The whole file as written, and its header (the same bytes less pixel data).
+@dataclass(frozen=True)
+class Encoded:
+    """A de-identified file as it is saved: the header the verifier searches, then the rest.
 
-    The header is encoded once; the pixel data, which sorts last, is appended
-    as it is (never re-encoded). Deflated files, whose bytes are compressed as
-    a whole, are encoded twice instead.
+    The pixel data, which sorts last, follows the header as it is (never
+    re-encoded, never copied into one more buffer). A deflated file, whose
+    bytes are compressed as a whole, is kept whole in ``body`` instead (and
+    its header is searched inflated).
     """
+
+    header: bytes
+    pixels: list[DataElement | RawDataElement]
+    little_endian: bool
+    implicit_vr: bool
+    body: bytes | None = None
+
+    def save(self, path: Path) -> int:
+        """Write the file to ``path``; its size in bytes."""
+        with path.open("wb") as handle:
+            if self.body is not None:
+                handle.write(self.body)
+                return len(self.body)
+            handle.write(self.header)
+            out = DicomFileLike(handle)
+            out.is_little_endian = self.little_endian
+            out.is_implicit_VR = self.implicit_vr
+            for elem in self.pixels:
+                write_data_element(out, elem)
+            return handle.tell()
+
+
+def encode(ds: FileDataset) -> Encoded:
+    """The file as it is saved; its header is encoded once."""
     head, pixels = _split(ds)
-    header = _write(head)
-    if not pixels:
-        return header, header
     syntax = UID(ds.file_meta.TransferSyntaxUID)
-    last_other = max(head.keys(), default=0)
-    if syntax.is_deflated or last_other > pixels[0].tag:
-        return _write(ds), header
-    tail = DicomBytesIO()
-    tail.is_little_endian = syntax.is_little_endian
-    tail.is_implicit_VR = syntax.is_implicit_VR
-    for elem in pixels:
-        write_data_element(tail, elem)
-    return header + tail.getvalue(), header
+    after_pixels = bool(pixels) and max(head.keys(), default=0) > pixels[0].tag
+    body = _write(ds) if syntax.is_deflated or after_pixels else None
+    return Encoded(_write(head), pixels, syntax.is_little_endian, syntax.is_implicit_VR, body)
+
+
+# Text that pydicom decodes with the character set of the dataset (CUSTOMIZABLE_CHARSET_VR),
+# and text it decodes as ISO 8859-1 whatever the character set.
+_TEXT_VRS = frozenset(
+    {*CUSTOMIZABLE_CHARSET_VR, "AE", "AS", "CS", "DA", "DS", "DT", "IS", "TM", "UR"}
+)
+# Numbers stored as binary and binary data: no text of their own (the header bytes are
+# searched for those).
+_BINARY_VRS = UNDECODED_VRS - {"DS", "IS"}
+
+
+@cache
+def _is_latin_1(encoding: str) -> bool:
+    try:
+        return codecs.lookup(encoding).name == "iso8859-1"
+    except LookupError:
+        return False
+
+
+def _binary(raw: DataElement | RawDataElement, tag: int) -> bool:
+    """Whether a raw element holds numbers stored as binary or binary data only."""
+    vr = raw_vr(raw, tag)
+    return vr is not None and set(vr.split(" or ")) <= _BINARY_VRS
+
+
+def _text_as_read(ds: Dataset, raw: DataElement | RawDataElement, tag: int) -> str | None:
+    """The text of a raw text element, read straight from its bytes; None when it is decoded
+    already, or only pydicom can decode it (another character set, code extensions).
+
+    pydicom decodes an ISO 8859-1 value with ``bytes.decode``, then splits it
+    at backslashes and strips the padding: neither is a letter or a digit, so
+    the identifying values found in this text are those found in the decoded
+    values.
+    """
+    vr = raw_vr(raw, tag)
+    if vr not in _TEXT_VRS or not isinstance(raw, RawDataElement) or raw.value is None:
+        return None
+    if vr in CUSTOMIZABLE_CHARSET_VR:
+        charset = ds.original_character_set
+        first = charset if isinstance(charset, str) else next(iter(charset), "")
+        if not (first and _is_latin_1(first)) or b"\x1b" in raw.value:
+            return None
+    return raw.value.decode("latin-1")
+
+
+def _walk(ds: Dataset) -> Iterator[tuple[BaseTag, DataElement | None, str | None]]:
+    """(tag, decoded element, text to search) at every depth.
+
+    Text kept as read is searched in its bytes (decoding it again costs more
+    than the rest of the verification); UIDs, sequences and text in other
+    character sets are decoded.
+    """
+    for tag in sorted(ds.keys()):
+        raw: DataElement | RawDataElement = ds.get_item(tag, keep_deferred=True)
+        if tag in PIXEL_TAGS or _binary(raw, tag):
+            yield tag, None, None
+            continue
+        text = _text_as_read(ds, raw, tag)
+        if text is not None:
+            yield tag, None, text
+            continue
+        elem = ds[tag]
+        yield tag, elem, _text(elem)
+        if elem.VR == "SQ" and elem.value:
+            for item in elem.value:
+                yield from _walk(item)
+
+
+def _text(elem: DataElement) -> str | None:
+    if elem.VR in ("SQ", "OB", "OW", "OF", "OD", "OL", "OV", "UN") or elem.value is None:
+        return None
+    return str(elem.value)
+
+
+def _uid_problems(elem: DataElement) -> list[str]:
+    values = elem.value if isinstance(elem.value, list | tuple) else [elem.value]
+    return [
+        f"{elem.keyword or elem.tag}: a UID that is neither well known nor keyed"
+        for value in map(str, values)
+        if not (
+            is_well_known(value)
+            or value.startswith("2.25.")
+            or (elem.keyword == "ImplementationClassUID" and value == PYDICOM_IMPLEMENTATION_UID)
+        )
+    ]
 
 
 def find_leaks(ds: FileDataset, identifiers: Identifiers, encoded: bytes) -> list[str]:
@@ -80,33 +203,25 @@ def find_leaks(ds: FileDataset, identifiers: Identifiers, encoded: bytes) -> lis
     problems: list[str] = []
     if str(ds.get("PatientIdentityRemoved", "")) != "YES":
         problems.append("Patient Identity Removed is not YES")
-    for tag, elem in [*walk_lazy(ds.file_meta), *walk_lazy(ds)]:
+    texts: list[tuple[BaseTag, str]] = []
+    for tag, elem, text in [*_walk(ds.file_meta), *_walk(ds)]:
         group = tag.group
         if tag.is_private:
             problems.append(f"private attribute {tag} survived")
         elif 0x5000 <= group <= 0x60FF and group & 0xFF00 in (0x5000, 0x6000):
             problems.append(f"curve or overlay attribute {tag} survived")
-        if elem is None:
-            continue  # numbers and binary data, kept undecoded: the header bytes are searched
-        where = elem.keyword or str(elem.tag)
-        if elem.VR == "UI" and elem.value:
-            values = elem.value if isinstance(elem.value, list | tuple) else [elem.value]
-            for value in map(str, values):
-                if not (
-                    is_well_known(value)
-                    or value.startswith("2.25.")
-                    or (
-                        elem.keyword == "ImplementationClassUID"
-                        and value == PYDICOM_IMPLEMENTATION_UID
-                    )
-                ):
-                    problems.append(f"{where}: a UID that is neither well known nor keyed")
-        if elem.VR in ("SQ", "OB", "OW", "OF", "OD", "OL", "OV", "UN") or elem.value is None:
-            continue
-        if elem.keyword in PIXEL_KEYWORDS:
-            continue
-        if identifiers.find(str(elem.value)):
-            problems.append(f"{where}: holds an identifying value of the original")
+        if elem is not None and elem.VR == "UI" and elem.value:
+            problems.extend(_uid_problems(elem))
+        if text:
+            texts.append((tag, text))
+    # One search over all values first: a value found on its own is found in the joined
+    # text too (the separator is neither a letter nor a digit), and most files hold none.
+    if identifiers.find("\n".join(text for _, text in texts)):
+        problems.extend(
+            f"{keyword_for_tag(tag) or tag}: holds an identifying value of the original"
+            for tag, text in texts
+            if identifiers.find(text)
+        )
     if not problems and identifiers.find(encoded.decode("latin-1")):
         problems.append("the encoded header holds an identifying value of the original")
     return problems
