@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import date, timedelta
 from pathlib import Path
 
+import pytest
 from conftest import sample
 from pydicom import dcmread
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
-from archive_builder.deid import Donor, deidentify_study
+from archive_builder.deid import Donor, LeakError, deidentify_study
 from archive_builder.intake import Instance
 from archive_builder.intake.package import read_header
 
@@ -74,3 +75,23 @@ def test_a_file_marked_as_de_identified_without_the_key_is_de_identified_again(
     assert out.PatientID == DONOR.public_id
     moved = date(2004, 1, 19) + timedelta(days=DONOR.date_offset_days)
     assert out.StudyDate == moved.strftime("%Y%m%d")  # moved by the donor's offset
+
+
+def test_a_utf8_name_hidden_in_a_code_string_is_caught(tmp_path: Path) -> None:
+    """pydicom reads CS values as ISO 8859-1 whatever the character set, so a UTF-8 name
+    planted there looks like mojibake to a per-value check: the verifier reads the header
+    as UTF-8 too, and refuses the file rather than publish it."""
+    ds = dcmread(sample("CT_small.dcm"))
+    ds.SpecificCharacterSet = "ISO_IR 192"
+    ds.PatientName = "Müller^Jörg"
+    ds.ScanOptions = "XQXQXQXQ"
+    source = tmp_path / "in.dcm"
+    ds.save_as(source, enforce_file_format=True)
+    planted = "MÜLLER ".encode()  # 8 bytes, like the placeholder
+    source.write_bytes(source.read_bytes().replace(b"XQXQXQXQ", planted))
+    header, reason = read_header(source)
+    assert header is not None, reason
+    with pytest.raises(LeakError, match="identifying value"):
+        deidentify_study([Instance(source, header)], DONOR, tmp_path / "out")
+    published = [p for p in (tmp_path / "out").rglob("*") if p.is_file()]
+    assert not any(planted.strip() in p.read_bytes() for p in published)

@@ -17,6 +17,7 @@ from io import BytesIO
 from pathlib import Path
 
 from pydicom import dcmwrite
+from pydicom.charset import convert_encodings
 from pydicom.datadict import keyword_for_tag
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset, FileDataset, FileMetaDataset
@@ -222,6 +223,23 @@ def find_leaks(ds: FileDataset, identifiers: Identifiers, encoded: bytes) -> lis
             for tag, text in texts
             if identifiers.find(text)
         )
-    if not problems and identifiers.find(encoded.decode("latin-1")):
+    if not problems and any(identifiers.find(text) for text in _readings(encoded, ds)):
         problems.append("the encoded header holds an identifying value of the original")
     return problems
+
+
+def _readings(encoded: bytes, ds: Dataset) -> Iterator[str]:
+    """The header's bytes read as every reader might: ISO 8859-1, UTF-8, and the file's
+    character sets. pydicom decodes text of some VRs (CS, IS, ...) as ISO 8859-1 whatever
+    the character set, so a UTF-8 name hidden there is found only by reading it as UTF-8."""
+    yield encoded.decode("latin-1")
+    yield encoded.decode("utf-8", errors="replace")
+    seen = {"iso8859-1", "utf-8"}
+    for encoding in convert_encodings(ds.get("SpecificCharacterSet") or ds.original_character_set):
+        try:
+            name = codecs.lookup(encoding).name
+        except LookupError:  # pydicom cannot decode it either: it reads it as ISO 8859-1
+            continue
+        if name not in seen:
+            seen.add(name)
+            yield encoded.decode(name, errors="replace")
