@@ -86,7 +86,7 @@ def init(
         layout.datasets.mkdir(parents=True, exist_ok=True)
         if not readme.exists():
             readme.write_text(DATASETS_README, encoding="utf-8")
-        create_superdataset(layout.datasets, committer_for(archive))
+        create_superdataset(layout.datasets, committer_for(archive), layout.staging)
     return archive
 
 

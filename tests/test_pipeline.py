@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -12,6 +13,8 @@ from pydicom import dcmread
 
 from archive_builder.config import load_config
 from archive_builder.demo import study_files
+
+REPO = Path(__file__).resolve().parents[1]
 
 MR_STUDY = study_files(sample("dicomdirtests/98892003/MR700/4467"))
 
@@ -151,7 +154,16 @@ def test_a_study_with_several_series_is_laid_out_by_series_and_instance(
 
 
 def test_the_demo_runs_twice_without_adding_anything(tmp_path: Path) -> None:
+    """As in the Quick start: in a clone of this project, whose git tracks datasets/README.md
+    and site/README.md and ignores the rest of the demo archive."""
     target = tmp_path / "demo"
+    for name in (".gitignore", "datasets/README.md", "site/README.md"):
+        (target / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(REPO / name, target / name)
+    subprocess.run(["git", "init", "-q", str(target)], check=True)
+    subprocess.run(["git", "-C", str(target), "add", "."], check=True)
+    identity = ["-c", "user.name=Dev", "-c", "user.email=dev@example.org"]
+    subprocess.run(["git", "-C", str(target), *identity, "commit", "-qm", "clone"], check=True)
     first = run_cli("demo", target, "--no-serve")
     assert first.exit_code == 0, first.output
     assert first.output.count("added as don-") == 7
@@ -170,6 +182,13 @@ def test_the_demo_runs_twice_without_adding_anything(tmp_path: Path) -> None:
     assert offers and any(row["offered"] is None for row in offers)  # small counts suppressed
     assert any(row["offered"] and row["offered"] >= 5 for row in offers)
     assert "Donation rate" in (target / "site/statistics/index.html").read_text()
+    # the clone's own git sees nothing changed, and the superdataset's text is in git
+    status = subprocess.run(
+        ["git", "-C", str(target), "status", "--porcelain"], capture_output=True, text=True
+    )
+    assert status.stdout == ""
+    for name in ("README.md", "CHANGELOG.md", "releases.json"):
+        assert not (target / "datasets" / name).is_symlink(), f"{name} is annexed"
 
 
 def test_console_script_runs_outside_an_activated_virtualenv(tmp_path: Path) -> None:

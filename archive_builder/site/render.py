@@ -416,7 +416,7 @@ def render_site(
     site.text("robots.txt", f"User-agent: *\nAllow: /\nSitemap: {config.base_url}sitemap.xml\n")
     for name in STATIC:
         r.static(name)
-    site.text("README.md", r.env.get_template("site-README.md").render())
+    site.text("README.md", r.env.get_template("site-README.md").render() + "\n")
     r.pages.save()
 
 

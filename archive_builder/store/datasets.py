@@ -71,30 +71,45 @@ def _configure(repo: Path, committer: Committer) -> None:
     git(repo, "config", "user.email", committer.email)
 
 
-def create_superdataset(path: Path, committer: Committer) -> None:
+SUPERDATASET_ATTRIBUTES = "* annex.largefiles=nothing\n"
+
+
+def create_superdataset(path: Path, committer: Committer, staging: Path) -> None:
+    """Make ``path`` (which may hold files already) a DataLad dataset.
+
+    The dataset is created empty under ``staging`` and its repository moved
+    into ``path``: created in place, DataLad refuses a folder whose files an
+    enclosing git repository tracks (the demo archive's ``datasets/README.md``
+    in a clone of this project).
+    """
     path.mkdir(parents=True, exist_ok=True)
+    if (path / ".git").exists():
+        raise StoreError(f"{path} is a git repository already; initialise the archive elsewhere.")
+    fresh = staging / "superdataset"
+    if fresh.exists():
+        shutil.rmtree(fresh)
+    fresh.parent.mkdir(parents=True, exist_ok=True)
     datalad(
         "create",
-        "--force",
         "--description",
         "archive superdataset",
-        str(path),
-        cwd=path.parent,
+        str(fresh),
+        cwd=fresh.parent,
         committer=committer,
     )
+    for name in (".datalad", ".gitattributes", ".git"):  # .git last: a dataset once it is there
+        (fresh / name).rename(path / name)
+    shutil.rmtree(fresh)
     _configure(path, committer)
-    readme = path / "README.md"
-    if readme.exists():
-        datalad(
-            "save",
-            "-d",
-            str(path),
-            "-m",
-            "Describe the superdataset",
-            str(readme),
-            cwd=path,
-            committer=committer,
-        )
+    # The superdataset holds only text (README, CHANGELOG, release records): all in git,
+    # readable in a clone without `datalad get`.
+    attributes = path / ".gitattributes"
+    attributes.write_text(
+        attributes.read_text(encoding="utf-8") + SUPERDATASET_ATTRIBUTES, encoding="utf-8"
+    )
+    datalad(
+        "save", "-d", str(path), "-m", "Describe the superdataset", cwd=path, committer=committer
+    )
 
 
 def create_donation_dataset(path: Path, committer: Committer) -> None:
