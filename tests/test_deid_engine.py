@@ -5,13 +5,16 @@ from __future__ import annotations
 from datetime import date, timedelta
 from pathlib import Path
 
-import pytest
 from conftest import sample
 from pydicom import dcmread
+from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
+from pydicom.tag import Tag
 
-from archive_builder.deid import Donor, LeakError, deidentify_study
+from archive_builder.deid import Donor, deidentify_study
+from archive_builder.deid.study import collect_identifiers
+from archive_builder.deid.verify import find_leaks, header_bytes
 from archive_builder.intake import Instance
 from archive_builder.intake.package import read_header
 
@@ -77,10 +80,8 @@ def test_a_file_marked_as_de_identified_without_the_key_is_de_identified_again(
     assert out.StudyDate == moved.strftime("%Y%m%d")  # moved by the donor's offset
 
 
-def test_a_utf8_name_hidden_in_a_code_string_is_caught(tmp_path: Path) -> None:
-    """pydicom reads CS values as ISO 8859-1 whatever the character set, so a UTF-8 name
-    planted there looks like mojibake to a per-value check: the verifier reads the header
-    as UTF-8 too, and refuses the file rather than publish it."""
+def _with_utf8_name_in_a_code_string(tmp_path: Path) -> tuple[Path, bytes]:
+    """CT_small in UTF-8 with its patient's surname planted, in UTF-8, in a CS value."""
     ds = dcmread(sample("CT_small.dcm"))
     ds.SpecificCharacterSet = "ISO_IR 192"
     ds.PatientName = "Müller^Jörg"
@@ -89,9 +90,33 @@ def test_a_utf8_name_hidden_in_a_code_string_is_caught(tmp_path: Path) -> None:
     ds.save_as(source, enforce_file_format=True)
     planted = "MÜLLER ".encode()  # 8 bytes, like the placeholder
     source.write_bytes(source.read_bytes().replace(b"XQXQXQXQ", planted))
+    return source, planted.strip()
+
+
+def test_a_utf8_name_hidden_in_a_code_string_is_removed(tmp_path: Path) -> None:
+    """pydicom reads CS values as ISO 8859-1 whatever the character set, so a UTF-8 name
+    there looks like mojibake: the engine reads such text as UTF-8 too, and removes it."""
+    source, planted = _with_utf8_name_in_a_code_string(tmp_path)
     header, reason = read_header(source)
     assert header is not None, reason
-    with pytest.raises(LeakError, match="identifying value"):
-        deidentify_study([Instance(source, header)], DONOR, tmp_path / "out")
-    published = [p for p in (tmp_path / "out").rglob("*") if p.is_file()]
-    assert not any(planted.strip() in p.read_bytes() for p in published)
+    result = deidentify_study([Instance(source, header)], DONOR, tmp_path / "out")
+    output = tmp_path / "out" / result.outputs[0].relpath
+    assert planted not in output.read_bytes()
+    assert "ScanOptions" not in dcmread(output)
+
+
+def test_the_verifier_reads_the_header_as_utf8_too(tmp_path: Path) -> None:
+    """The last gate does not rely on the engine: the same planted value, put back into a
+    de-identified dataset, is found in the encoded header."""
+    source, planted = _with_utf8_name_in_a_code_string(tmp_path)
+    header, reason = read_header(source)
+    assert header is not None, reason
+    instance = Instance(source, header)
+    identifiers = collect_identifiers([instance], DONOR)
+    result = deidentify_study([instance], DONOR, tmp_path / "out")
+    clean = dcmread(tmp_path / "out" / result.outputs[0].relpath)
+    assert find_leaks(clean, identifiers, header_bytes(clean)) == []
+    clean.add(RawDataElement(Tag("ScanOptions"), "CS", len(planted), planted, 0, False, True))
+    assert find_leaks(clean, identifiers, header_bytes(clean)) == [
+        "the encoded header holds an identifying value of the original"
+    ]

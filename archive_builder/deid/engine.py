@@ -199,7 +199,7 @@ class _Cleaner:
         if value is None:
             return False
         texts = value if isinstance(value, MultiValue | list | tuple) else [value]
-        return any(self.identifiers.find(str(t)) for t in texts)
+        return any(self.identifiers.find(r) for t in texts for r in _readings(str(t)))
 
     def _apply(self, elem: DataElement, name: str, action: str, basic: str) -> DataElement | None:
         tag, vr = elem.tag, elem.VR
@@ -275,6 +275,18 @@ class _Cleaner:
             return DataElement(tag, vr, cleaned[0] if len(cleaned) == 1 else cleaned or None)
         # An option says C for something this archive does not clean: Basic Profile action.
         return self._apply(elem, name, resolve_code(basic), basic)
+
+
+def _readings(text: str) -> tuple[str, ...]:
+    """``text``, and for non-ASCII text also its bytes read as UTF-8: pydicom decodes CS,
+    IS and other VRs as ISO 8859-1 whatever the character set, so a UTF-8 name there
+    reads as mojibake."""
+    if text.isascii():
+        return (text,)
+    try:
+        return text, text.encode("latin-1").decode("utf-8", errors="replace")
+    except UnicodeEncodeError:  # not read as ISO 8859-1: decoded with its character set
+        return (text,)
 
 
 def _same_encoding(out: Dataset, source: Dataset) -> None:
