@@ -303,8 +303,10 @@ def serve(directory: Path, port: int) -> None:
 def demo(directory: Path, port: int, no_serve: bool) -> None:
     """Build a demo archive in DIR (default: here) from sample studies, then serve it.
 
-    The sample studies are real DICOM files shipped by pydicom and pydicom-data.
-    Running it again reuses the archive: nothing is ingested twice.
+    The sample studies are real DICOM files shipped by pydicom and pydicom-data;
+    a sample offers ledger gives the donation rate, and the first run publishes
+    release 1.0.0. Running it again reuses the archive: nothing is ingested or
+    released twice.
     """
     from .demo import RELEASE_NOTES, make_packages, write_offers
 
