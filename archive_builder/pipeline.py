@@ -38,7 +38,7 @@ from .store.content import (
     read_donation,
     write_json,
 )
-from .store.datasets import subdataset_commit
+from .store.datasets import subdataset_commits
 from .store.publish import publish
 from .store.withdraw import purge_from_store
 from .verify import SUMS, read_sums, sha256
@@ -295,8 +295,7 @@ def _current_release(
     if not history:
         return None
     info, recorded = history[-1]
-    current = {pid: subdataset_commit(layout.datasets, pid) for pid in registered(layout.datasets)}
-    return info.version if current == recorded else None
+    return info.version if subdataset_commits(layout.datasets) == recorded else None
 
 
 def build(archive: Archive, progress: Progress | None = None) -> BuildSummary:

@@ -19,9 +19,9 @@ from ..fair import (
 )
 from ..pipeline import Progress, Result, build_site, committer_for, stored_donations
 from ..sitefiles import SiteWriter
-from ..store import is_registered, registered
+from ..store import is_registered
 from ..store.content import StoredDonation
-from ..store.datasets import save, subdataset_commit, tag, tag_exists
+from ..store.datasets import save, subdataset_commits, tag, tag_exists
 from ..store.withdraw import purge_from_store, remove_donation
 from .errors import ReleaseError
 from .freeze import changes, scrub
@@ -70,9 +70,7 @@ def release(
             raise ReleaseError(
                 f"release {version} exists; releases are immutable. Choose a new version."
             )
-        current = {
-            pid: subdataset_commit(layout.datasets, pid) for pid in registered(layout.datasets)
-        }
+        current = subdataset_commits(layout.datasets)
         before = history[-1][1] if history else {}
         added = tuple(sorted(set(current) - set(before)))
         withdrawn = tuple(sorted(set(before) - set(current)))

@@ -145,14 +145,23 @@ def is_dataset(path: Path) -> bool:
     return (path / ".datalad" / "config").is_file() and (path / ".git").exists()
 
 
-def registered(superdataset: Path) -> list[str]:
-    """Subdatasets committed in the superdataset (uncommitted ones do not count)."""
+def subdataset_commits(superdataset: Path) -> dict[str, str]:
+    """Each subdataset committed in the superdataset, with its recorded commit (one git call;
+    uncommitted subdatasets do not count)."""
     if not (superdataset / ".git").exists():
         raise StoreError(f"{superdataset} is not a DataLad dataset; was the archive initialised?")
     listing = git(superdataset, "ls-tree", "HEAD", check=False)
-    return sorted(
-        line.split("\t", 1)[1] for line in listing.splitlines() if line.startswith("160000 ")
-    )
+    commits = {}
+    for line in listing.splitlines():
+        if line.startswith("160000 "):
+            meta, name = line.split("\t", 1)
+            commits[name] = meta.split()[2]
+    return dict(sorted(commits.items()))
+
+
+def registered(superdataset: Path) -> list[str]:
+    """Subdatasets committed in the superdataset (uncommitted ones do not count)."""
+    return list(subdataset_commits(superdataset))
 
 
 def head_commit(repo: Path) -> str | None:
@@ -162,12 +171,6 @@ def head_commit(repo: Path) -> str | None:
 
 def is_clean(repo: Path) -> bool:
     return git(repo, "status", "--porcelain", "--untracked-files=normal").strip() == ""
-
-
-def subdataset_commit(superdataset: Path, name: str) -> str:
-    """The commit of a subdataset recorded in the superdataset's HEAD."""
-    line = git(superdataset, "ls-tree", "HEAD", name).strip()
-    return line.split()[2] if line else ""
 
 
 def tag_exists(repo: Path, name: str) -> bool:
