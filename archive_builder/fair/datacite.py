@@ -238,6 +238,36 @@ def _name(parent: etree._Element, tag: str, person: dict[str, Any]) -> None:
     _el(node, f"{tag}Name", person["name"], nameType=person.get("nameType", "Organizational"))
 
 
+# Lists of elements whose text is the JSON item's value under the element's own name:
+# (JSON key and XML group, XML element, {XML attribute: JSON key}). The schema's
+# <resource> is an xs:all, so the order of its children is free.
+_LISTS: tuple[tuple[str, str, dict[str, str]], ...] = (
+    ("subjects", "subject", {"subjectScheme": "subjectScheme"}),
+    ("dates", "date", {"dateType": "dateType"}),
+    (
+        "alternateIdentifiers",
+        "alternateIdentifier",
+        {"alternateIdentifierType": "alternateIdentifierType"},
+    ),
+    (
+        "relatedIdentifiers",
+        "relatedIdentifier",
+        {"relatedIdentifierType": "relatedIdentifierType", "relationType": "relationType"},
+    ),
+    (
+        "rightsList",
+        "rights",
+        {
+            "rightsURI": "rightsUri",
+            "rightsIdentifier": "rightsIdentifier",
+            "rightsIdentifierScheme": "rightsIdentifierScheme",
+            "schemeURI": "schemeUri",
+        },
+    ),
+    ("descriptions", "description", {"descriptionType": "descriptionType"}),
+)
+
+
 def datacite_xml(attrs: dict[str, Any]) -> bytes:
     """The kernel-4 XML of DataCite attributes made by this module."""
     root = etree.Element(f"{{{NS}}}resource", nsmap={None: NS, "xsi": XSI})
@@ -261,66 +291,23 @@ def datacite_xml(attrs: dict[str, Any]) -> bytes:
         types["resourceType"],
         resourceTypeGeneral=types["resourceTypeGeneral"],
     )
-    if attrs.get("subjects"):
-        node = _el(root, "subjects")
-        for s in attrs["subjects"]:
-            _el(
-                node,
-                "subject",
-                s["subject"],
-                **({"subjectScheme": s["subjectScheme"]} if "subjectScheme" in s else {}),
-            )
     if attrs.get("contributors"):
         node = _el(root, "contributors")
         for person in attrs["contributors"]:
             _name(node, "contributor", person)
-    if attrs.get("dates"):
-        node = _el(root, "dates")
-        for d in attrs["dates"]:
-            _el(node, "date", d["date"], dateType=d["dateType"])
-    if attrs.get("language"):
-        _el(root, "language", attrs["language"])
-    if attrs.get("alternateIdentifiers"):
-        node = _el(root, "alternateIdentifiers")
-        for a in attrs["alternateIdentifiers"]:
-            _el(
-                node,
-                "alternateIdentifier",
-                a["alternateIdentifier"],
-                alternateIdentifierType=a["alternateIdentifierType"],
-            )
-    if attrs.get("relatedIdentifiers"):
-        node = _el(root, "relatedIdentifiers")
-        for r in attrs["relatedIdentifiers"]:
-            _el(
-                node,
-                "relatedIdentifier",
-                r["relatedIdentifier"],
-                relatedIdentifierType=r["relatedIdentifierType"],
-                relationType=r["relationType"],
-            )
+    for single in ("language", "version"):
+        if attrs.get(single):
+            _el(root, single, attrs[single])
     for group, tag in (("sizes", "size"), ("formats", "format")):
         if attrs.get(group):
             node = _el(root, group)
             for value in attrs[group]:
                 _el(node, tag, value)
-    if attrs.get("version"):
-        _el(root, "version", attrs["version"])
-    if attrs.get("rightsList"):
-        node = _el(root, "rightsList")
-        for r in attrs["rightsList"]:
-            _el(
-                node,
-                "rights",
-                r["rights"],
-                rightsURI=r["rightsUri"],
-                rightsIdentifier=r["rightsIdentifier"],
-                rightsIdentifierScheme=r["rightsIdentifierScheme"],
-                schemeURI=r["schemeUri"],
-            )
-    if attrs.get("descriptions"):
-        node = _el(root, "descriptions")
-        for d in attrs["descriptions"]:
-            _el(node, "description", d["description"], descriptionType=d["descriptionType"])
+    for group, tag, attributes in _LISTS:
+        if attrs.get(group):
+            node = _el(root, group)
+            for item in attrs[group]:
+                xml = {name: item[key] for name, key in attributes.items() if key in item}
+                _el(node, tag, item[tag], **xml)
     data: bytes = etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
     return data
