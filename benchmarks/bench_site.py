@@ -23,20 +23,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
+from browser_support import CHROMIUM_ARGS
 from site_data import CONFIG, donation
 
 from archive_builder.serve import make_server, url_of
 from archive_builder.site import render_site
 from archive_builder.sitefiles import SiteWriter
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 TYPE_QUERY = """(query) => new Promise((resolve) => {
   const status = document.getElementById("status");  // set last, once results are shown
   const t0 = performance.now();
