@@ -21,8 +21,6 @@ from .licenses import LICENSES
 from .text import to_plain
 
 VCARD = Namespace("http://www.w3.org/2006/vcard/ns#")
-SPDX = Namespace("http://spdx.org/rdf/terms#")
-ADMS = Namespace("http://www.w3.org/ns/adms#")
 EU_FILE_TYPE = Namespace("http://publications.europa.eu/resource/authority/file-type/")
 EU_THEME = Namespace("http://publications.europa.eu/resource/authority/data-theme/")
 EU_ACCESS = Namespace("http://publications.europa.eu/resource/authority/access-right/")

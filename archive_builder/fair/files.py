@@ -54,12 +54,6 @@ def _sha256(site: SiteWriter, relpath: str) -> str:
     return digest.hexdigest()
 
 
-def _citation_text(c: Citable) -> str:
-    version = f" (version {c.version})" if c.version else ""
-    where = f"https://doi.org/{c.doi}" if c.doi else c.url
-    return f"{c.publisher} ({c.year}). {c.title}{version} [Data set]. {where}"
-
-
 def _write_citations(site: SiteWriter, folder: str, c: Citable, ris: bool = True) -> None:
     site.text(f"{folder}CITATION.cff", render_cff(cff_data(c)))
     site.text(f"{folder}citation.bib", render_bibtex(c))

@@ -38,14 +38,6 @@ class Instance:
     path: Path
     header: Dataset
 
-    @property
-    def sop_instance_uid(self) -> str:
-        return str(self.header.get("SOPInstanceUID", ""))
-
-    @property
-    def series_uid(self) -> str:
-        return str(self.header.get("SeriesInstanceUID", ""))
-
 
 @dataclass(frozen=True)
 class Package:

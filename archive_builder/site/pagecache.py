@@ -44,7 +44,6 @@ class PageCache:
             except (OSError, ValueError):
                 self.old = {}
         self.new: dict[str, str] = {}
-        self.rendered = 0
 
     def page(self, relpath: str, inputs: Any, render: Callable[[], str | bytes]) -> None:
         """Write ``relpath`` from ``render()``, unless the same inputs produced it before."""
@@ -52,7 +51,6 @@ class PageCache:
         self.new[relpath] = key
         if self.old.get(relpath) == key and keep(self.site, relpath):
             return
-        self.rendered += 1
         content = render()
         if isinstance(content, str):
             self.site.text(relpath, content)
@@ -77,7 +75,6 @@ class PageCache:
         key = fingerprint(self.salt, inputs)
         self.new[relpath] = key if data is not None else "absent:" + key
         if data is not None:
-            self.rendered += 1
             self.site.bytes(relpath, data)
 
     def save(self) -> None:
