@@ -35,9 +35,10 @@ def _shift_one(text: str, offset_days: int) -> str | None:
         return None
     try:
         day = date(int(text[:4]), int(text[4:6]), int(text[6:8]))
-        return (day + timedelta(days=offset_days)).strftime("%Y%m%d")
+        moved = day + timedelta(days=offset_days)
     except (ValueError, OverflowError):
         return None
+    return f"{moved.year:04d}{moved.month:02d}{moved.day:02d}"
 
 
 def collision_free_offset(offset_days: int, dates: set[str]) -> int:

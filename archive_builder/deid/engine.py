@@ -10,20 +10,22 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from functools import cache
 
-from pydicom.datadict import keyword_for_tag, tag_for_keyword
+from pydicom import config
+from pydicom.datadict import dictionary_VR, keyword_for_tag, tag_for_keyword
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset, FileDataset, FileMetaDataset
 from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
-from pydicom.tag import BaseTag
+from pydicom.tag import BaseTag, Tag
 from pydicom.uid import PYDICOM_IMPLEMENTATION_UID
 
 from .. import __version__, keys
 from .allowlist import SAFE_KEYWORDS
 from .dates import shift_da, shift_dt
 from .descriptors import clean_descriptor
-from .identifiers import Identifiers, undecoded
+from .identifiers import Identifiers, raw_vr, text_as_read, undecoded
 from .profile import (
     APPLIED_OPTIONS,
     BASIC_PROFILE,
@@ -66,6 +68,22 @@ class Donor:
     sex: str = "O"  # from the donation record, used where the header has none
 
 
+def _new(tag: int, vr: str, value: object) -> DataElement:
+    """A new element. pydicom's value validation (a regular expression per value, with
+    warnings only) is skipped: these values are the engine's own (dummies, keyed UIDs,
+    shifted dates) or values read from the file, and every output is read back in the
+    tests."""
+    return DataElement(tag, vr, value, validation_mode=config.IGNORE)
+
+
+def _dummy_value(vr: str) -> object:
+    if vr in _BINARY:
+        return b""
+    if vr == "AT":
+        return None
+    return _DUMMIES.get(vr, DUMMY_TEXT)
+
+
 def _as_list(value: object) -> list[object]:
     if value is None:
         return []
@@ -102,14 +120,40 @@ def method_description() -> list[str]:
 
 
 def _method_codes() -> Sequence:
-    items = []
-    for code, meaning in [BASIC_PROFILE, *APPLIED_OPTIONS.values()]:
-        item = Dataset()
-        item.CodeValue = code
-        item.CodingSchemeDesignator = "DCM"
-        item.CodeMeaning = meaning
-        items.append(item)
-    return Sequence(items)
+    return Sequence(
+        Dataset(
+            {
+                _CODE_VALUE: _new(_CODE_VALUE, "SH", code),
+                _CODING_SCHEME: _new(_CODING_SCHEME, "SH", "DCM"),
+                _CODE_MEANING: _new(_CODE_MEANING, "LO", meaning),
+            }
+        )
+        for code, meaning in [BASIC_PROFILE, *APPLIED_OPTIONS.values()]
+    )
+
+
+_CODE_VALUE, _CODING_SCHEME, _CODE_MEANING = Tag(0x00080100), Tag(0x00080102), Tag(0x00080104)
+
+
+@dataclass(frozen=True)
+class _Decision:
+    """What the rules say about a tag before its value is read."""
+
+    name: str  # keyword, "private", or "(gggg,eeee)": how the report counts it
+    removed: bool  # removed whatever its value: no rule keeps it, or its rule is X
+    safe: bool  # on the allow-list (and not in the table)
+    action: str  # the rule's action ("K" for the allow-list)
+
+
+@cache
+def _decide(tag: int) -> _Decision:
+    rule = load_profile().rule_for(tag)
+    safe = tag in SAFE_TAGS
+    name = keyword_for_tag(tag) or (
+        "private" if tag >> 16 & 1 else f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
+    )
+    removed = (rule is None and not safe) or (rule is not None and rule.action == "X")
+    return _Decision(name, removed, safe and rule is None, rule.action if rule else "K")
 
 
 class _Cleaner:
@@ -143,36 +187,67 @@ class _Cleaner:
         return new
 
     def dataset(self, source: Dataset) -> Dataset:
-        out = Dataset()
-        _same_encoding(out, source)
+        elements: dict[BaseTag, DataElement | RawDataElement] = {}
         for tag in sorted(source.keys()):
-            if self._removed_unread(tag):
+            decision = _decide(tag)
+            if decision.removed:  # removed without decoding its value (most of a header)
+                self.tally["removed", decision.name] += 1
                 continue
             raw = source.get_item(tag)
-            if tag in SAFE_TAGS and undecoded(raw, tag):
-                # allow-listed numbers and binary (pixel data above all): copied as read
-                self.tally["kept", keyword_for_tag(tag) or str(tag)] += 1
-                out[tag] = raw
+            if decision.safe and self._kept_as_read(source, raw, tag):
+                self.tally["kept", decision.name] += 1
+                elements[tag] = raw
+                continue
+            unread = None if decision.safe else self._unread(tag, raw, decision)
+            if unread is not None:
+                elements[tag] = unread
                 continue
             as_read: RawDataElement | None = raw if isinstance(raw, RawDataElement) else None
             elem = source[tag]
             new = self.element(elem)
             if as_read is not None and new is elem and as_read.VR in (None, elem.VR):
-                out[tag] = as_read  # kept unchanged: written back as read, not re-encoded
+                elements[tag] = as_read  # kept unchanged: written back as read, not re-encoded
             elif new is not None:
-                out.add(new)
+                elements[tag] = new
+        out = Dataset(elements)
+        _same_encoding(out, source)
         return out
 
-    def _removed_unread(self, tag: BaseTag) -> bool:
-        """Remove what no rule keeps without decoding its value (most of a header)."""
-        rule = self.profile.rule_for(tag)
-        if (rule is None and tag not in SAFE_TAGS) or (rule is not None and rule.action == "X"):
-            name = keyword_for_tag(tag) or (
-                "private" if tag.is_private else f"({tag.group:04X},{tag.element:04X})"
-            )
-            self.tally["removed", name] += 1
+    def _kept_as_read(self, source: Dataset, raw: DataElement | RawDataElement, tag: int) -> bool:
+        """Whether an allow-listed element is kept as read, decided from its bytes: numbers
+        and binary data (pixel data above all), and text holding no identifying value.
+        Anything else (UIDs, sequences, text that needs decoding or holds an identifying
+        value) is decided on its decoded value."""
+        if undecoded(raw, tag):
             return True
-        return False
+        vr = raw_vr(raw, tag)
+        if vr is None or vr in ("UI", "SQ", "UN"):
+            return False
+        text = text_as_read(source, raw, tag)
+        if text is None:
+            return False
+        return vr not in TEXT_VRS or not any(self.identifiers.find(r) for r in _readings(text))
+
+    def _unread(
+        self, tag: BaseTag, raw: DataElement | RawDataElement, decision: _Decision
+    ) -> DataElement | RawDataElement | None:
+        """The element a rule makes of ``raw`` without reading its value (kept as read,
+        emptied, a dummy), or None when the value must be read (UIDs, sequences, dates,
+        cleaned text, an element whose VR only decoding tells)."""
+        vr = raw.VR if isinstance(raw, RawDataElement) else None
+        if not vr or len(vr) != 2 or vr in ("UN", "SQ", "UI"):
+            return None
+        action, name = decision.action, decision.name
+        if action == "K":
+            self.tally["kept", name] += 1
+            return raw
+        if action == "Z":
+            self.tally["emptied", name] += 1
+            return _new(tag, vr, None)
+        if action == "D" and name not in ("PatientName", "PatientID"):
+            self.tally["dummy", name] += 1
+            return _new(tag, vr, _dummy_value(vr))
+        return None
 
     def element(self, elem: DataElement) -> DataElement | None:
         tag, vr = elem.tag, elem.VR
@@ -208,13 +283,13 @@ class _Cleaner:
             return None
         if action == "Z":
             self.tally["emptied", name] += 1
-            return DataElement(tag, vr, Sequence() if vr == "SQ" else None)
+            return _new(tag, vr, Sequence() if vr == "SQ" else None)
         if action == "D":
             self.tally["dummy", name] += 1
             return self._dummy(elem)
         if action == "U":
             self.tally["replaced", name] += 1
-            return DataElement(tag, vr, self._map_uids(elem.value))
+            return _new(tag, vr, self._map_uids(elem.value))
         if action == "C":
             return self._clean(elem, name, basic)
         # K and U*: keep, walking into sequences, replacing any UID that is not well known
@@ -223,9 +298,9 @@ class _Cleaner:
 
     def _keep(self, elem: DataElement) -> DataElement:
         if elem.VR == "SQ":
-            return DataElement(elem.tag, "SQ", Sequence([self.dataset(i) for i in elem.value]))
+            return _new(elem.tag, "SQ", Sequence([self.dataset(i) for i in elem.value]))
         if elem.VR == "UI":
-            return DataElement(elem.tag, "UI", self._map_uids(elem.value))
+            return _new(elem.tag, "UI", self._map_uids(elem.value))
         return elem
 
     def _map_uids(self, value: object) -> object:
@@ -238,41 +313,37 @@ class _Cleaner:
     def _dummy(self, elem: DataElement) -> DataElement:
         tag, vr = elem.tag, elem.VR
         if elem.keyword in ("PatientName", "PatientID"):
-            return DataElement(tag, vr, self.donor.public_id)
+            return _new(tag, vr, self.donor.public_id)
         if vr == "SQ":
-            return DataElement(tag, vr, Sequence([self.dataset(i) for i in elem.value]))
+            return _new(tag, vr, Sequence([self.dataset(i) for i in elem.value]))
         if vr == "UI":
-            return DataElement(tag, vr, self._map_uids(elem.value))
-        if vr in _BINARY:
-            return DataElement(tag, vr, b"")
-        if vr == "AT":
-            return DataElement(tag, vr, None)
-        return DataElement(tag, vr, _DUMMIES.get(vr, DUMMY_TEXT))
+            return _new(tag, vr, self._map_uids(elem.value))
+        return _new(tag, vr, _dummy_value(vr))
 
     def _clean(self, elem: DataElement, name: str, basic: str) -> DataElement | None:
         tag, vr, value = elem.tag, elem.VR, elem.value
         offset = self.offset
         if vr == "SQ":
             self.tally["cleaned", name] += 1
-            return DataElement(tag, vr, Sequence([self.dataset(i) for i in value]))
+            return _new(tag, vr, Sequence([self.dataset(i) for i in value]))
         if vr in ("DA", "DT"):
             shift = shift_da if vr == "DA" else shift_dt
             self.tally["shifted", name] += 1
             if isinstance(value, MultiValue | list):
-                return DataElement(tag, vr, [shift(str(v), offset) for v in value])
-            return DataElement(tag, vr, shift(str(value), offset) if value else value)
+                return _new(tag, vr, [shift(str(v), offset) for v in value])
+            return _new(tag, vr, shift(str(value), offset) if value else value)
         if vr == "TM":
             self.tally["kept", name] += 1
             return elem
         if elem.keyword == "PatientAge":
             self.tally["replaced", name] += 1
-            return DataElement(tag, vr, self.donor.patient_age)
+            return _new(tag, vr, self.donor.patient_age)
         if elem.keyword in DESCRIPTORS_CLEANED and vr in ("LO", "SH", "ST", "LT", "UT", "UC"):
             texts = value if isinstance(value, MultiValue | list) else [value]
             cleaned = [clean_descriptor(str(t), self.identifiers) for t in texts if t]
             cleaned = [c for c in cleaned if c]
             self.tally["cleaned", name] += 1
-            return DataElement(tag, vr, cleaned[0] if len(cleaned) == 1 else cleaned or None)
+            return _new(tag, vr, cleaned[0] if len(cleaned) == 1 else cleaned or None)
         # An option says C for something this archive does not clean: Basic Profile action.
         return self._apply(elem, name, resolve_code(basic), basic)
 
@@ -302,15 +373,20 @@ def deidentify(
     """A new, de-identified file dataset; ``original`` is not modified."""
     cleaner = _Cleaner(donor, identifiers, tally, done_before=already_deidentified(original, donor))
     out = cleaner.dataset(original)
-    out.PatientName = donor.public_id
-    out.PatientID = donor.public_id
-    out.PatientAge = donor.patient_age
+    values: list[tuple[str, object]] = [
+        ("PatientName", donor.public_id),
+        ("PatientID", donor.public_id),
+        ("PatientAge", donor.patient_age),
+        ("PatientIdentityRemoved", "YES"),
+        ("LongitudinalTemporalInformationModified", "MODIFIED"),
+        ("DeidentificationMethod", method_description()),
+        ("DeidentificationMethodCodeSequence", _method_codes()),
+    ]
     if not str(out.get("PatientSex", "") or "").strip():
-        out.PatientSex = donor.sex
-    out.PatientIdentityRemoved = "YES"
-    out.LongitudinalTemporalInformationModified = "MODIFIED"
-    out.DeidentificationMethod = method_description()
-    out.DeidentificationMethodCodeSequence = _method_codes()
+        values.append(("PatientSex", donor.sex))
+    for keyword, value in values:
+        tag = Tag(keyword)
+        out[tag] = _new(tag, dictionary_VR(tag), value)
 
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = out.SOPClassUID

@@ -6,15 +6,17 @@ text it keeps, and the verifier refuses any output in which one survives.
 
 from __future__ import annotations
 
+import codecs
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import cache
 
-from pydicom.datadict import dictionary_VR
+from pydicom.datadict import dictionary_VR, keyword_for_tag
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.uid import PYDICOM_IMPLEMENTATION_UID
-from pydicom.valuerep import PersonName
+from pydicom.valuerep import CUSTOMIZABLE_CHARSET_VR, PersonName
 
 from .profile import load_profile
 from .uids import is_well_known
@@ -42,8 +44,13 @@ GENERIC = frozenset(
 _MIN_VALUE = 4
 _MIN_NAME_PART = 3
 _MIN_UID = 6
+_DIGITS = frozenset("0123456789")
+_WORD = frozenset("abcdefghijklmnopqrstuvwxyz") | _DIGITS  # what a whole word must not touch
+_UID_CHARS = _DIGITS | {"."}
 _TEXT_VRS = frozenset({"LO", "SH", "LT", "ST", "UT", "UC", "AE", "CS", "UR"})
 _COLLECTED_VRS = _TEXT_VRS | {"PN", "DA", "DT", "UI"}
+_SINGLE_VALUED = frozenset({"LT", "ST", "UT", "UR"})  # not split at backslashes
+_PADDING = " \x00"
 _SEARCHED_ACTIONS = frozenset({"X", "Z", "D", "U", "U*"})
 # Text attributes whose values identify someone or somewhere (IDs, numbers,
 # addresses, institutions, stations, device names), as opposed to descriptive
@@ -106,28 +113,77 @@ def undecoded(raw: object, tag: int) -> bool:
     return vr is not None and all(v in UNDECODED_VRS for v in vr.split(" or "))
 
 
-def _walk_text(ds: Dataset) -> Iterator[DataElement]:
-    """The public elements that can hold an identifying value, at every depth.
+# Text that pydicom decodes with the character set of the dataset (CUSTOMIZABLE_CHARSET_VR),
+# and text it decodes as ISO 8859-1 whatever the character set.
+_READABLE_VRS = frozenset(
+    {*CUSTOMIZABLE_CHARSET_VR, "AE", "AS", "CS", "DA", "DS", "DT", "IS", "TM", "UR"}
+)
 
-    Numbers, binary values and private elements are never decoded: reading a
-    header this way costs a fraction of decoding all of it.
+
+@cache
+def _is_latin_1(encoding: str) -> bool:
+    try:
+        return codecs.lookup(encoding).name == "iso8859-1"
+    except LookupError:
+        return False
+
+
+def text_as_read(ds: Dataset, raw: DataElement | RawDataElement, tag: int) -> str | None:
+    """The text of a raw text element, read straight from its bytes; None when it is decoded
+    already, or only pydicom can decode it (another character set, code extensions).
+
+    pydicom decodes an ISO 8859-1 value with ``bytes.decode``, then splits it
+    at backslashes and strips the padding: neither is a letter or a digit, so
+    the identifying values found in this text are those found in the decoded
+    values.
+    """
+    vr = raw_vr(raw, tag)
+    if vr not in _READABLE_VRS or not isinstance(raw, RawDataElement) or raw.value is None:
+        return None
+    if vr in CUSTOMIZABLE_CHARSET_VR:
+        charset = ds.original_character_set
+        first = charset if isinstance(charset, str) else next(iter(charset), "")
+        if not (first and _is_latin_1(first)) or b"\x1b" in raw.value:
+            return None
+    return raw.value.decode("latin-1")
+
+
+def _walk_text(ds: Dataset) -> Iterator[tuple[int, str, Iterable[str]]]:
+    """(tag, VR, values) of the public elements that can hold an identifying value, at
+    every depth.
+
+    Numbers, binary values and private elements are never decoded, and text in
+    ISO 8859-1 (or ASCII) is read straight from its bytes, split and stripped
+    as pydicom does: reading a header this way costs a fraction of decoding it.
     """
     for tag in sorted(ds.keys()):
         if tag >> 16 & 1:
             continue
         raw = ds.get_item(tag, keep_deferred=True)
-        vr = getattr(raw, "VR", None)
-        if vr is None:
+        vr = raw_vr(raw, tag) or getattr(raw, "VR", None) or "UN"
+        if vr == "UN":  # pydicom decodes an explicit UN of a known attribute with its VR
             try:
                 vr = dictionary_VR(tag)
             except KeyError:
-                vr = "UN"
+                continue
         if vr == "SQ":
-            elem = ds[tag]
-            for item in elem.value or ():
+            for item in ds[tag].value or ():
                 yield from _walk_text(item)
         elif vr in _COLLECTED_VRS:
-            yield ds[tag]
+            text = _uids_as_read(raw) if vr == "UI" else text_as_read(ds, raw, tag)
+            if text is None or raw_vr(raw, tag) == "UN":
+                elem = ds[tag]
+                yield tag, elem.VR, _values(elem)
+            elif vr in _SINGLE_VALUED:
+                yield tag, vr, (text.strip(_PADDING),)
+            else:
+                yield tag, vr, [value.strip(_PADDING) for value in text.split("\\")]
+
+
+def _uids_as_read(raw: DataElement | RawDataElement) -> str | None:
+    if not isinstance(raw, RawDataElement) or raw.value is None:
+        return None
+    return raw.value.decode("latin-1")
 
 
 def _values(elem: DataElement) -> Iterable[str]:
@@ -142,6 +198,18 @@ def _values(elem: DataElement) -> Iterable[str]:
         return tuple(str(v) for v in value)
     except TypeError:
         return (str(value),)
+
+
+@cache
+def _identifying_text(tag: int) -> bool:
+    """Whether a text attribute names someone or somewhere, so its values are searched for."""
+    rule = load_profile().rule_for(tag)
+    keyword = keyword_for_tag(tag)
+    return (
+        rule is not None
+        and rule.action in _SEARCHED_ACTIONS
+        and bool(_IDENTIFYING_KEYWORD.search(keyword))
+    )
 
 
 def date_variants(yyyymmdd: str) -> set[str]:
@@ -166,16 +234,10 @@ class Identifiers:
     values: set[str] = field(default_factory=set)
     dates: set[str] = field(default_factory=set)
     uids: set[str] = field(default_factory=set)
-    _text_re: re.Pattern[str] | None = None
-    _uid_re: re.Pattern[str] | None = None
     _text_terms: frozenset[str] | None = None
 
     def _text_changed(self) -> None:
-        self._text_re = None
         self._text_terms = None
-
-    def _uid_changed(self) -> None:
-        self._uid_re = None
 
     @classmethod
     def union(cls, parts: Iterable[Identifiers]) -> Identifiers:
@@ -220,7 +282,6 @@ class Identifiers:
             return
         if not is_well_known(text):
             self.uids.add(text)
-            self._uid_changed()
 
     def add_dataset(self, ds: Dataset, *, own_output_for: str | None = None) -> None:
         """Collect the identifying values of an original header, file meta included.
@@ -229,15 +290,13 @@ class Identifiers:
         engine's output for that donor: its pseudonym, shifted dates and keyed
         UIDs are what the engine writes, not identifiers of the original.
         """
-        profile = load_profile()
         meta = getattr(ds, "file_meta", None)
         elements = list(_walk_text(meta)) if meta is not None else []
         own = own_output_for is not None
-        for elem in [*elements, *_walk_text(ds)]:
-            if elem.tag.is_private or elem.VR in ("SQ", "OB", "OW", "UN"):
+        for tag, vr, values in [*elements, *_walk_text(ds)]:
+            if vr in ("SQ", "OB", "OW", "UN"):
                 continue
-            vr = elem.VR
-            for value in _values(elem):
+            for value in values:
                 if not value or (own and value.strip() == own_output_for):
                     continue
                 if vr == "PN":
@@ -252,14 +311,8 @@ class Identifiers:
                 elif vr == "UI":
                     if not (own and value.startswith("2.25.")):
                         self.add_uid(value)
-                elif vr in _TEXT_VRS:
-                    rule = profile.rule_for(elem.tag)
-                    if (
-                        rule is not None
-                        and rule.action in _SEARCHED_ACTIONS
-                        and _IDENTIFYING_KEYWORD.search(elem.keyword)
-                    ):
-                        self.add_value(value)
+                elif vr in _TEXT_VRS and _identifying_text(tag):
+                    self.add_value(value)
 
     def _terms(self) -> frozenset[str]:
         if self._text_terms is None:
@@ -269,45 +322,45 @@ class Identifiers:
             self._text_terms = frozenset(terms)
         return self._text_terms
 
-    def _maybe(self, lowered: str) -> tuple[bool, bool]:
-        """Whether any text term, any UID occurs in ``lowered`` at all (a cheap first pass:
-        most values hold none, and then no pattern needs compiling)."""
-        text = any(term in lowered for term in self._terms())
-        uid = any(uid in lowered for uid in self.uids)
-        return text, uid
+    def _spans(self, lowered: str) -> Iterator[tuple[int, int]]:
+        """Where identifying values occur in ``lowered`` as whole words: a text value
+        not touching another ASCII letter or digit, a UID not inside a longer number.
 
-    def _text_pattern(self) -> re.Pattern[str]:
-        if self._text_re is None:
-            terms = self._terms()
-            alternatives = "|".join(re.escape(t) for t in sorted(terms, key=len, reverse=True))
-            self._text_re = re.compile(rf"(?<![a-z0-9])(?:{alternatives or '(?!)'})(?![a-z0-9])")
-        return self._text_re
-
-    def _uid_pattern(self) -> re.Pattern[str]:
-        if self._uid_re is None:
-            alternatives = "|".join(re.escape(u) for u in sorted(self.uids, key=len, reverse=True))
-            self._uid_re = re.compile(rf"(?<![0-9.])(?:{alternatives or '(?!)'})(?![0-9])")
-        return self._uid_re
+        Plain substring search, term by term: most texts hold no term, and a
+        header's terms change with every study, so a compiled pattern would
+        cost more than it saves.
+        """
+        for terms, before, after in (
+            (self._terms(), _WORD, _WORD),
+            (self.uids, _UID_CHARS, _DIGITS),
+        ):
+            for term in terms:
+                start = lowered.find(term)
+                while start != -1:
+                    end = start + len(term)
+                    if (start == 0 or lowered[start - 1] not in before) and (
+                        end == len(lowered) or lowered[end] not in after
+                    ):
+                        yield start, end
+                    start = lowered.find(term, start + 1)
 
     def find(self, text: str) -> list[str]:
         """Identifying values found in ``text`` (case-insensitive, whole words)."""
         lowered = text.lower()
-        text_maybe, uid_maybe = self._maybe(lowered)
-        hits = [m.group(0) for m in self._text_pattern().finditer(lowered)] if text_maybe else []
-        if uid_maybe:
-            hits += [m.group(0) for m in self._uid_pattern().finditer(lowered)]
-        return hits
+        return [lowered[start:end] for start, end in self._spans(lowered)]
 
     def remove_from(self, text: str) -> str:
         """``text`` with every identifying value cut out (used by Clean Descriptors)."""
-        text_maybe, uid_maybe = self._maybe(text.lower())
-        if uid_maybe:
-            text = self._uid_pattern().sub(" ", text)
-        if not text_maybe:
-            return text
-        pattern = self._text_pattern()
         lowered = text.lower()
-        spans = [m.span() for m in pattern.finditer(lowered)]
-        for start, end in reversed(spans):
-            text = text[:start] + " " + text[end:]
-        return text
+        if len(lowered) != len(text):  # lowering changed the length: cut from the lowered text
+            text = lowered
+        cut = sorted(self._spans(lowered))
+        if not cut:
+            return text
+        pieces, position = [], 0
+        for start, end in cut:
+            if start >= position:
+                pieces.append(text[position:start] + " ")
+            position = max(position, end)
+        pieces.append(text[position:])
+        return "".join(pieces)

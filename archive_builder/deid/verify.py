@@ -12,7 +12,6 @@ import codecs
 from collections.abc import Iterator
 from copy import deepcopy
 from dataclasses import dataclass
-from functools import cache
 from io import BytesIO
 from pathlib import Path
 
@@ -25,11 +24,11 @@ from pydicom.filebase import DicomFileLike
 from pydicom.filewriter import write_data_element
 from pydicom.tag import BaseTag, Tag
 from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, UID, ExplicitVRLittleEndian
-from pydicom.valuerep import CUSTOMIZABLE_CHARSET_VR
 
-from .identifiers import UNDECODED_VRS, Identifiers, raw_vr
+from .identifiers import UNDECODED_VRS, Identifiers, raw_vr, text_as_read
 from .risk import PIXEL_KEYWORDS
 from .uids import is_well_known
+from .writer import encode_file
 
 PIXEL_TAGS = frozenset(Tag(keyword) for keyword in PIXEL_KEYWORDS)
 
@@ -67,7 +66,7 @@ def _write(ds: FileDataset) -> bytes:
 
 def header_bytes(ds: FileDataset) -> bytes:
     """The file as it is written, less its pixel data (and inflated, if it is deflated)."""
-    return _write(_split(ds)[0])
+    return encode_file(_split(ds)[0])
 
 
 @dataclass(frozen=True)
@@ -107,51 +106,19 @@ def encode(ds: FileDataset) -> Encoded:
     syntax = UID(ds.file_meta.TransferSyntaxUID)
     after_pixels = bool(pixels) and max(head.keys(), default=0) > pixels[0].tag
     body = _write(ds) if syntax.is_deflated or after_pixels else None
-    return Encoded(_write(head), pixels, syntax.is_little_endian, syntax.is_implicit_VR, body)
+    header = encode_file(head)
+    return Encoded(header, pixels, syntax.is_little_endian, syntax.is_implicit_VR, body)
 
 
-# Text that pydicom decodes with the character set of the dataset (CUSTOMIZABLE_CHARSET_VR),
-# and text it decodes as ISO 8859-1 whatever the character set.
-_TEXT_VRS = frozenset(
-    {*CUSTOMIZABLE_CHARSET_VR, "AE", "AS", "CS", "DA", "DS", "DT", "IS", "TM", "UR"}
-)
 # Numbers stored as binary and binary data: no text of their own (the header bytes are
 # searched for those).
 _BINARY_VRS = UNDECODED_VRS - {"DS", "IS"}
-
-
-@cache
-def _is_latin_1(encoding: str) -> bool:
-    try:
-        return codecs.lookup(encoding).name == "iso8859-1"
-    except LookupError:
-        return False
 
 
 def _binary(raw: DataElement | RawDataElement, tag: int) -> bool:
     """Whether a raw element holds numbers stored as binary or binary data only."""
     vr = raw_vr(raw, tag)
     return vr is not None and set(vr.split(" or ")) <= _BINARY_VRS
-
-
-def _text_as_read(ds: Dataset, raw: DataElement | RawDataElement, tag: int) -> str | None:
-    """The text of a raw text element, read straight from its bytes; None when it is decoded
-    already, or only pydicom can decode it (another character set, code extensions).
-
-    pydicom decodes an ISO 8859-1 value with ``bytes.decode``, then splits it
-    at backslashes and strips the padding: neither is a letter or a digit, so
-    the identifying values found in this text are those found in the decoded
-    values.
-    """
-    vr = raw_vr(raw, tag)
-    if vr not in _TEXT_VRS or not isinstance(raw, RawDataElement) or raw.value is None:
-        return None
-    if vr in CUSTOMIZABLE_CHARSET_VR:
-        charset = ds.original_character_set
-        first = charset if isinstance(charset, str) else next(iter(charset), "")
-        if not (first and _is_latin_1(first)) or b"\x1b" in raw.value:
-            return None
-    return raw.value.decode("latin-1")
 
 
 def _walk(ds: Dataset) -> Iterator[tuple[BaseTag, DataElement | None, str | None]]:
@@ -166,7 +133,7 @@ def _walk(ds: Dataset) -> Iterator[tuple[BaseTag, DataElement | None, str | None
         if tag in PIXEL_TAGS or _binary(raw, tag):
             yield tag, None, None
             continue
-        text = _text_as_read(ds, raw, tag)
+        text = text_as_read(ds, raw, tag)
         if text is not None:
             yield tag, None, text
             continue
