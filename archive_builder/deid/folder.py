@@ -25,6 +25,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from pydicom.dataset import Dataset
+from pydicom.tag import Tag
 
 from .. import keys
 from ..intake import Instance, read_header
@@ -32,6 +33,7 @@ from .dates import collision_free_offset
 from .engine import Donor, age_string
 from .errors import DeidError, LeakError
 from .identifiers import Identifiers
+from .risk import PIXEL_KEYWORDS
 from .study import (
     Output,
     StudyResult,
@@ -176,15 +178,53 @@ class _Surveyed:
     identifiers: Identifiers | None
 
 
-def _survey_one(path: Path, key: bytes) -> _Surveyed:
-    """Read one file's header and collect its identifying values (run in a worker)."""
+# What grouping files into patients and studies and planning a study read of a header
+# (see _donor, header_age, plan, exclusion_reason): all that a worker process sends back.
+_SUMMARY_TAGS = sorted(
+    Tag(keyword)
+    for keyword in (
+        "SpecificCharacterSet",  # to decode the rest as the full header would
+        "ImageType",
+        "SOPClassUID",
+        "SOPInstanceUID",
+        "StudyDate",
+        "Modality",
+        "PatientID",
+        "PatientBirthDate",
+        "PatientSex",
+        "PatientAge",
+        "BurnedInAnnotation",
+        "RecognizableVisualFeatures",
+        "StudyInstanceUID",
+        "SeriesInstanceUID",
+        "SeriesNumber",
+        "InstanceNumber",
+        *PIXEL_KEYWORDS,  # deferred: whether there is pixel data, not the data
+    )
+)
+
+
+def _summary(header: Dataset) -> Dataset:
+    """The few elements of ``header`` that the main process reads, as read."""
+    present = [tag for tag in _SUMMARY_TAGS if tag in header]
+    summary = Dataset({tag: header.get_item(tag, keep_deferred=True) for tag in present})
+    implicit_vr, little_endian = header.original_encoding
+    summary.set_original_encoding(implicit_vr, little_endian, header.original_character_set)
+    return summary
+
+
+def _survey_one(path: Path, key: bytes, whole: bool = True) -> _Surveyed:
+    """Read one file's header and collect its identifying values; in a worker process
+    (``whole`` false), keep only the summary the main process needs: sending whole
+    headers back costs more than reading them again."""
     if not stat.S_ISREG(path.lstat().st_mode):
         return _Surveyed(path, None, "not a regular file (symlinks are not followed)", None)
     header, reason = read_header(path)
     if header is None:
         return _Surveyed(path, None, reason or "unreadable", None)
     instance = Instance(path, defer_pixel_data(header))
-    return _Surveyed(path, header, None, collect_identifiers([instance], _donor(key, [instance])))
+    identifiers = collect_identifiers([instance], _donor(key, [instance]))
+    return _Surveyed(path, header if whole else _summary(header), None, identifiers)
 
 
 def survey(
@@ -196,7 +236,10 @@ def survey(
     for dirpath, _dirnames, filenames in os.walk(in_dir, followlinks=False):
         paths.extend(Path(dirpath) / name for name in sorted(filenames))
     executor = executor or _Inline()
-    surveyed = executor.map(_survey_one, paths, [key] * len(paths), chunksize=16)
+    whole = isinstance(executor, _Inline)
+    surveyed = executor.map(
+        _survey_one, paths, [key] * len(paths), [whole] * len(paths), chunksize=16
+    )
     instances: list[Instance] = []
     found: dict[Path, Identifiers] = {}
     skipped: list[str] = []
@@ -288,6 +331,37 @@ def _run_batch(batch: _Batch) -> _BatchResult:
     return _BatchResult(outputs, tally, [], None)
 
 
+def _run_batches(batches: list[_Batch]) -> list[_BatchResult]:
+    return [_run_batch(batch) for batch in batches]
+
+
+class _Tasks:
+    """Batches sent to the workers in tasks of about ``_BATCH`` files: a task per batch
+    would cost more in sending and waking than a small study takes to de-identify."""
+
+    def __init__(self, executor: Executor):
+        self.executor = executor
+        self.futures: list[Future[list[_BatchResult]]] = []
+        self.waiting: list[_Batch] = []
+
+    def add(self, batch: _Batch) -> tuple[int, int]:
+        """Queue ``batch``; where its result will be: (task, position in the task)."""
+        self.waiting.append(batch)
+        where = len(self.futures), len(self.waiting) - 1
+        if sum(len(b.items) for b in self.waiting) >= _BATCH:
+            self.flush()
+        return where
+
+    def flush(self) -> None:
+        if self.waiting:
+            self.futures.append(self.executor.submit(_run_batches, self.waiting))
+            self.waiting = []
+
+    def result(self, where: tuple[int, int]) -> _BatchResult:
+        task, position = where
+        return self.futures[task].result()[position]
+
+
 class _Inline(Executor):
     """Runs each job at once in this process (``--jobs 1``)."""
 
@@ -320,8 +394,6 @@ def deidentify_folder(
     executor: Executor = _Inline() if inline else ProcessPoolExecutor(jobs)
     staging_root = out_dir / ".partial"
     try:
-        # the headers come back from the worker processes without their pixel data: cheaper
-        # than reading them here (measured with benchmarks/bench_deid.py)
         instances, found, skipped = survey(in_dir, key, executor)
         if not instances:
             raise FolderError(
@@ -334,20 +406,20 @@ def deidentify_folder(
         total = sum(len(sources) for _, _, sources, _ in studies)
         done = 0
         pending = []
+        tasks = _Tasks(executor)
         for donor, folder, sources, identifiers in studies:
             layout, excluded = plan(sources)
             staging = staging_root / folder
             items = [(s.path, relpath, s.header if inline else None) for s, relpath in layout]
             size = max(1, min(_BATCH, -(-len(items) // jobs)))
-            futures = [
-                executor.submit(
-                    _run_batch, _Batch(items[i : i + size], staging, donor, identifiers)
-                )
+            batches = [
+                tasks.add(_Batch(items[i : i + size], staging, donor, identifiers))
                 for i in range(0, len(items), size)
             ]
-            pending.append((folder, sources, identifiers, excluded, staging, futures))
-        for folder, sources, identifiers, excluded, staging, futures in pending:
-            results = [f.result() for f in futures]
+            pending.append((folder, sources, identifiers, excluded, staging, batches))
+        tasks.flush()
+        for folder, sources, identifiers, excluded, staging, batches in pending:
+            results = [tasks.result(batch) for batch in batches]
             done += len(sources)
             if progress:
                 progress(done, total)

@@ -169,7 +169,9 @@ def process_one(
     tally: Counter[tuple[str, str]],
     header: Dataset | None = None,
 ) -> Output:
-    """De-identify one file, verify it, and write it to ``target`` (atomically).
+    """De-identify one file, verify it, and write it to ``target``, in a staging folder
+    that the caller moves into place once every file of the study is written, or
+    removes.
 
     ``header`` is the file's header as read before (see ``read_header``), when
     there is one in this process: the file is not parsed again, only its pixel
@@ -201,9 +203,7 @@ def process_one(
         raise LeakError(problems)
     if not target.parent.is_dir():
         target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(target.name + ".partial")
-    size = encoded.save(partial)
-    partial.replace(target)
+    size = encoded.save(target)
     for keyword in PIXEL_KEYWORDS:
         if keyword in clean:
             del clean[keyword]
