@@ -33,6 +33,7 @@ from .profile import (
     load_profile,
     resolve_code,
 )
+from .risk import PIXEL_TAGS
 from .uids import is_well_known
 
 DUMMY_TEXT = "ANONYMIZED"
@@ -193,7 +194,8 @@ class _Cleaner:
             if decision.removed:  # removed without decoding its value (most of a header)
                 self.tally["removed", decision.name] += 1
                 continue
-            raw = source.get_item(tag)
+            # pixel data left unread stays unread: the writer copies it from the file
+            raw = source.get_item(tag, keep_deferred=tag in PIXEL_TAGS)
             if decision.safe and self._kept_as_read(source, raw, tag):
                 self.tally["kept", decision.name] += 1
                 elements[tag] = raw

@@ -407,9 +407,9 @@ def deidentify_folder(
         done = 0
         pending = []
         tasks = _Tasks(executor)
-        for donor, folder, sources, identifiers in studies:
+        for number, (donor, folder, sources, identifiers) in enumerate(studies):
             layout, excluded = plan(sources)
-            staging = staging_root / folder
+            staging = staging_root / str(number)  # flat: one folder to make and move per study
             items = [(s.path, relpath, s.header if inline else None) for s, relpath in layout]
             size = max(1, min(_BATCH, -(-len(items) // jobs)))
             batches = [

@@ -9,6 +9,7 @@ the de-identification report lists each one with the reason.
 from __future__ import annotations
 
 from pydicom.dataset import Dataset
+from pydicom.tag import Tag
 from pydicom.uid import UID
 
 # Image storage SOP classes whose pixels are acquired by the scanner itself.
@@ -53,6 +54,7 @@ RISKY_IMAGE_TYPES = {
     "SCREEN": "Image Type SCREEN (a screenshot)",
 }
 PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
+PIXEL_TAGS = frozenset(Tag(keyword) for keyword in PIXEL_KEYWORDS)
 
 
 def exclusion_reason(ds: Dataset) -> str | None:

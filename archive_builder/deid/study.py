@@ -17,13 +17,14 @@ from pydicom.filereader import read_deferred_data_element
 
 from .. import __version__
 from ..intake import Instance as Source
+from ..intake.package import DEFER_BYTES
 from .dates import collision_free_offset
 from .engine import Donor, already_deidentified, deidentify
 from .errors import DeidError, LeakError
 from .identifiers import Identifiers
 from .profile import APPLIED_OPTIONS, BASIC_PROFILE, NOT_APPLIED, load_profile
-from .risk import PIXEL_KEYWORDS, exclusion_reason
-from .verify import PIXEL_TAGS, encode, find_leaks
+from .risk import PIXEL_KEYWORDS, PIXEL_TAGS, exclusion_reason
+from .verify import encode, find_leaks
 
 log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
@@ -149,14 +150,15 @@ def defer_pixel_data(header: Dataset) -> Dataset:
     return header
 
 
-def _read_in_full(path: Path, header: Dataset | None) -> Dataset:
-    """The file's dataset with every value: read now, or ``header`` (read before) with its
-    deferred pixel data read in, as read (it is not decoded)."""
+def _read_for_deid(path: Path, header: Dataset | None) -> Dataset:
+    """The file's dataset: ``header`` (read before), or read now, with pixel data of
+    undefined length (encapsulated frames) read in and pixel data of defined length left
+    unread: the writer copies it from the file."""
     if header is None:
-        return dcmread(path)
+        header = dcmread(path, defer_size=DEFER_BYTES)
     for tag in PIXEL_TAGS & header.keys():
         raw: DataElement | RawDataElement = header.get_item(tag, keep_deferred=True)
-        if isinstance(raw, RawDataElement) and raw.value is None:
+        if isinstance(raw, RawDataElement) and raw.value is None and raw.length == 0xFFFFFFFF:
             header[tag] = read_deferred_data_element(open, str(path), None, raw)
     return header
 
@@ -174,8 +176,9 @@ def process_one(
     removes.
 
     ``header`` is the file's header as read before (see ``read_header``), when
-    there is one in this process: the file is not parsed again, only its pixel
-    data is read, and dropped from ``header`` again afterwards.
+    there is one in this process: the file is not parsed again. Pixel data is
+    copied from the file as it is saved (encapsulated frames are read in, and
+    dropped from ``header`` again afterwards).
 
     Raises DeidError when the file cannot be read or de-identified, LeakError
     when the verifier finds an identifying value; nothing is written then.
@@ -184,12 +187,12 @@ def process_one(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            original = _read_in_full(path, header)
+            original = _read_for_deid(path, header)
         except Exception as exc:
             raise DeidError(f"an instance cannot be read in full ({type(exc).__name__})") from None
         try:
             clean = deidentify(original, donor, identifiers, tally)
-            encoded = encode(clean)
+            encoded = encode(clean, path)
         except Exception as exc:
             log.debug("de-identification failed", exc_info=True)
             raise DeidError(

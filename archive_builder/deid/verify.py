@@ -9,11 +9,13 @@ profile promises (no private or overlay groups, keyed UIDs, identity removed).
 from __future__ import annotations
 
 import codecs
+import os
 from collections.abc import Iterator
 from copy import deepcopy
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
+from typing import BinaryIO
 
 from pydicom import dcmwrite
 from pydicom.charset import convert_encodings
@@ -21,16 +23,19 @@ from pydicom.datadict import keyword_for_tag
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset, FileDataset, FileMetaDataset
 from pydicom.filebase import DicomFileLike
+from pydicom.filereader import read_deferred_data_element
 from pydicom.filewriter import write_data_element
-from pydicom.tag import BaseTag, Tag
+from pydicom.tag import BaseTag
 from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, UID, ExplicitVRLittleEndian
 
+from .errors import DeidError
 from .identifiers import UNDECODED_VRS, Identifiers, raw_vr, text_as_read
-from .risk import PIXEL_KEYWORDS
+from .risk import PIXEL_TAGS
 from .uids import is_well_known
-from .writer import encode_file
+from .writer import element_head, encode_file
 
-PIXEL_TAGS = frozenset(Tag(keyword) for keyword in PIXEL_KEYWORDS)
+_UNDEFINED = 0xFFFFFFFF
+_CHUNK = 1 << 20
 
 
 def _split(ds: FileDataset) -> tuple[FileDataset, list[DataElement | RawDataElement]]:
@@ -74,9 +79,11 @@ class Encoded:
     """A de-identified file as it is saved: the header the verifier searches, then the rest.
 
     The pixel data, which sorts last, follows the header as it is (never
-    re-encoded, never copied into one more buffer). A deflated file, whose
-    bytes are compressed as a whole, is kept whole in ``body`` instead (and
-    its header is searched inflated).
+    re-encoded, never copied into one more buffer): pixel data left unread
+    (deferred, of defined length) is copied straight from ``source``, after
+    checking that the element is still where the header was read. A deflated
+    file, whose bytes are compressed as a whole, is kept whole in ``body``
+    instead (and its header is searched inflated).
     """
 
     header: bytes
@@ -84,6 +91,7 @@ class Encoded:
     little_endian: bool
     implicit_vr: bool
     body: bytes | None = None
+    source: Path | None = None
 
     def save(self, path: Path) -> int:
         """Write the file to ``path``; its size in bytes."""
@@ -92,22 +100,73 @@ class Encoded:
                 handle.write(self.body)
                 return len(self.body)
             handle.write(self.header)
-            out = DicomFileLike(handle)
-            out.is_little_endian = self.little_endian
-            out.is_implicit_VR = self.implicit_vr
             for elem in self.pixels:
+                if isinstance(elem, RawDataElement) and elem.value is None:
+                    self._copy(elem, handle)
+                    continue
+                out = DicomFileLike(handle)
+                out.is_little_endian = self.little_endian
+                out.is_implicit_VR = self.implicit_vr
                 write_data_element(out, elem)
             return handle.tell()
 
+    def _copy(self, elem: RawDataElement, handle: BinaryIO) -> None:
+        head = element_head(elem.tag, elem.VR, elem.length, self.implicit_vr, self.little_endian)
+        if self.source is None or elem.value_tell is None or elem.length == _UNDEFINED:
+            raise DeidError("pixel data left unread cannot be copied")
+        with self.source.open("rb", buffering=0) as source:
+            source.seek(elem.value_tell - len(head))
+            if source.read(len(head)) != head:
+                raise DeidError("the file changed while it was de-identified")
+            handle.write(head)
+            handle.flush()
+            _copy_bytes(source, handle, elem.length)
 
-def encode(ds: FileDataset) -> Encoded:
-    """The file as it is saved; its header is encoded once."""
+
+def _copy_bytes(source: BinaryIO, target: BinaryIO, count: int) -> None:
+    """Copy ``count`` bytes from the position of ``source`` (unbuffered) to that of
+    ``target`` (flushed): in the kernel where it can, else through memory."""
+    copy_range = getattr(os, "copy_file_range", None)
+    if copy_range is not None:
+        try:
+            while count:
+                done = copy_range(source.fileno(), target.fileno(), count)
+                if done == 0:
+                    raise DeidError("the file is shorter than its header says")
+                count -= done
+        except OSError:  # not between these file systems: copy the rest through memory
+            pass
+    while count:
+        chunk = source.read(min(count, _CHUNK))
+        if not chunk:
+            raise DeidError("the file is shorter than its header says")
+        target.write(chunk)
+        count -= len(chunk)
+
+
+def _read_deferred(ds: FileDataset, source: Path | None) -> None:
+    """Read in the pixel data left unread (a deflated file is written from memory)."""
+    for tag in PIXEL_TAGS & ds.keys():
+        raw: DataElement | RawDataElement = ds.get_item(tag, keep_deferred=True)
+        if isinstance(raw, RawDataElement) and raw.value is None:
+            if source is None:
+                raise DeidError("pixel data left unread cannot be read")
+            ds[tag] = read_deferred_data_element(open, str(source), None, raw)
+
+
+def encode(ds: FileDataset, source: Path | None = None) -> Encoded:
+    """The file as it is saved; its header is encoded once. ``source`` is the file that
+    pixel data left unread is copied from."""
     head, pixels = _split(ds)
     syntax = UID(ds.file_meta.TransferSyntaxUID)
     after_pixels = bool(pixels) and max(head.keys(), default=0) > pixels[0].tag
-    body = _write(ds) if syntax.is_deflated or after_pixels else None
+    body = None
+    if syntax.is_deflated or after_pixels:
+        _read_deferred(ds, source)
+        body = _write(ds)
     header = encode_file(head)
-    return Encoded(header, pixels, syntax.is_little_endian, syntax.is_implicit_VR, body)
+    little, implicit = syntax.is_little_endian, syntax.is_implicit_VR
+    return Encoded(header, pixels, little, implicit, body, source)
 
 
 # Numbers stored as binary and binary data: no text of their own (the header bytes are

@@ -126,13 +126,13 @@ def _ascii_compatible(encodings: tuple[str, ...]) -> bool:
 
 
 def _ascii_value(elem: DataElement, encodings: list[str]) -> bytes | None:
-    """The encoded value of a text element holding ASCII strings only, padded as pydicom
-    pads it; None for any other element (pydicom encodes those)."""
+    """The encoded value of an empty element or of a text element holding ASCII strings
+    only, padded as pydicom pads it; None for any other element (pydicom encodes those)."""
     vr, value = elem.VR, elem.value
+    if value is None and vr != "SQ":
+        return b""  # an empty value, whatever the VR
     if vr not in _STRING_VRS and (vr not in _TEXT_VRS or not _ascii_compatible(tuple(encodings))):
         return None
-    if value is None:
-        return b""
     if isinstance(value, str):
         text = value
     elif isinstance(value, list | MultiValue) and all(isinstance(v, str) for v in value):
@@ -162,6 +162,13 @@ def _as_read(ds: Dataset, implicit_vr: bool, little_endian: bool) -> bool:
         ds.original_encoding == (implicit_vr, little_endian)
         and ds.original_character_set == ds._character_set
     )
+
+
+def element_head(
+    tag: int, vr: str | None, length: int, implicit_vr: bool, little_endian: bool
+) -> bytes:
+    """The tag, VR and length that precede an element's value in the given encoding."""
+    return _Encoder(implicit_vr, little_endian).head(tag, vr, length)
 
 
 def encode_file(ds: FileDataset) -> bytes:

@@ -28,7 +28,7 @@ from .record import RECORD_FILE, DonationRecord, read_record
 
 DICOMDIR_CLASS = "1.2.840.10008.1.3.10"
 _CHUNK = 1024 * 1024
-_DEFER_BYTES = 4096
+DEFER_BYTES = 4096
 
 
 @dataclass(frozen=True)
@@ -184,7 +184,7 @@ def read_header(path: Path) -> tuple[Dataset | None, str | None]:
         warnings.simplefilter("ignore")
         try:
             # Large values (pixel data above all) are deferred: known to exist, not loaded.
-            ds = dcmread(path, defer_size=_DEFER_BYTES)
+            ds = dcmread(path, defer_size=DEFER_BYTES)
         except InvalidDicomError:
             try:
                 forced = dcmread(path, stop_before_pixels=True, force=True)
