@@ -200,7 +200,7 @@ class _Cleaner:
                 self.tally["kept", decision.name] += 1
                 elements[tag] = raw
                 continue
-            unread = None if decision.safe else self._unread(tag, raw, decision)
+            unread = self._unread(source, tag, raw, decision)
             if unread is not None:
                 elements[tag] = unread
                 continue
@@ -231,16 +231,24 @@ class _Cleaner:
         return vr not in TEXT_VRS or not any(self.identifiers.find(r) for r in _readings(text))
 
     def _unread(
-        self, tag: BaseTag, raw: DataElement | RawDataElement, decision: _Decision
+        self,
+        source: Dataset,
+        tag: BaseTag,
+        raw: DataElement | RawDataElement,
+        decision: _Decision,
     ) -> DataElement | RawDataElement | None:
-        """The element a rule makes of ``raw`` without reading its value (kept as read,
-        emptied, a dummy), or None when the value must be read (UIDs, sequences, dates,
-        cleaned text, an element whose VR only decoding tells)."""
+        """The element a rule makes of ``raw`` without pydicom decoding its value: kept
+        as read, emptied, a dummy, or a new value made from the text as read (keyed UIDs,
+        shifted dates, cleaned descriptions). None when pydicom must decode it first
+        (sequences, text in other character sets, an element whose VR only decoding
+        tells, allow-listed text that may hold an identifying value)."""
         vr = raw.VR if isinstance(raw, RawDataElement) else None
-        if not vr or len(vr) != 2 or vr in ("UN", "SQ", "UI"):
+        if not vr or len(vr) != 2 or vr in ("UN", "SQ") or (decision.safe and vr != "UI"):
             return None
         action, name = decision.action, decision.name
-        if action == "K":
+        if vr == "UI":
+            return self._uids_as_read(tag, raw, decision)
+        if action == "K" or (action == "C" and vr == "TM"):
             self.tally["kept", name] += 1
             return raw
         if action == "Z":
@@ -249,7 +257,51 @@ class _Cleaner:
         if action == "D" and name not in ("PatientName", "PatientID"):
             self.tally["dummy", name] += 1
             return _new(tag, vr, _dummy_value(vr))
+        if action != "C":
+            return None
+        if name == "PatientAge":
+            self.tally["replaced", name] += 1
+            return _new(tag, vr, self.donor.patient_age)
+        text = text_as_read(source, raw, tag)
+        if text is None:
+            return None
+        if vr in ("DA", "DT"):
+            shift = shift_da if vr == "DA" else shift_dt
+            self.tally["shifted", name] += 1
+            values = _split(text)
+            if isinstance(values, list):
+                return _new(tag, vr, [shift(v, self.offset) for v in values])
+            return _new(tag, vr, shift(values, self.offset) if values else values)
+        if name in DESCRIPTORS_CLEANED and vr in _CLEANED_VRS:
+            values = [text.strip(_PADDING)] if vr in _SINGLE_VALUED else _split(text)
+            return self._cleaned(tag, vr, name, values if isinstance(values, list) else [values])
         return None
+
+    def _uids_as_read(
+        self, tag: BaseTag, raw: DataElement | RawDataElement, decision: _Decision
+    ) -> DataElement | None:
+        """A UI element with every UID that is not well known replaced, from its text as
+        read (UIDs are ASCII whatever the character set)."""
+        if not isinstance(raw, RawDataElement) or raw.value is None:
+            return None
+        action, name = decision.action, decision.name
+        if action == "Z":
+            self.tally["emptied", name] += 1
+            return _new(tag, "UI", None)
+        if action not in ("U", "K", "U*", "D"):
+            return None
+        self.tally[{"U": "replaced", "D": "dummy"}.get(action, "kept"), name] += 1
+        values = _split(raw.value.decode("latin-1"))
+        if isinstance(values, list):
+            return _new(tag, "UI", [self.uid(v) for v in values])
+        return _new(tag, "UI", self.uid(values))
+
+    def _cleaned(self, tag: BaseTag, vr: str, name: str, texts: list[str]) -> DataElement:
+        """Clean Descriptors: each value with only its safe words left; empty values go."""
+        cleaned = [clean_descriptor(t, self.identifiers) for t in texts if t]
+        cleaned = [c for c in cleaned if c]
+        self.tally["cleaned", name] += 1
+        return _new(tag, vr, cleaned[0] if len(cleaned) == 1 else cleaned or None)
 
     def element(self, elem: DataElement) -> DataElement | None:
         tag, vr = elem.tag, elem.VR
@@ -340,14 +392,23 @@ class _Cleaner:
         if elem.keyword == "PatientAge":
             self.tally["replaced", name] += 1
             return _new(tag, vr, self.donor.patient_age)
-        if elem.keyword in DESCRIPTORS_CLEANED and vr in ("LO", "SH", "ST", "LT", "UT", "UC"):
+        if elem.keyword in DESCRIPTORS_CLEANED and vr in _CLEANED_VRS:
             texts = value if isinstance(value, MultiValue | list) else [value]
-            cleaned = [clean_descriptor(str(t), self.identifiers) for t in texts if t]
-            cleaned = [c for c in cleaned if c]
-            self.tally["cleaned", name] += 1
-            return _new(tag, vr, cleaned[0] if len(cleaned) == 1 else cleaned or None)
+            return self._cleaned(tag, vr, name, [str(t) for t in texts if t])
         # An option says C for something this archive does not clean: Basic Profile action.
         return self._apply(elem, name, resolve_code(basic), basic)
+
+
+_CLEANED_VRS = frozenset({"LO", "SH", "ST", "LT", "UT", "UC"})
+_SINGLE_VALUED = frozenset({"LT", "ST", "UT"})
+_PADDING = " \x00"
+
+
+def _split(text: str) -> str | list[str]:
+    """A multi-valued text as read: its values, split at backslashes and stripped of
+    padding, as pydicom reads them (one value: a string)."""
+    values = [value.strip(_PADDING) for value in text.split("\\")]
+    return values[0] if len(values) == 1 else values
 
 
 def _readings(text: str) -> tuple[str, ...]:
