@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import date, timedelta
 from pathlib import Path
 
+import pytest
 from conftest import sample
 from pydicom import dcmread
 from pydicom.dataelem import RawDataElement
@@ -12,8 +14,8 @@ from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 from pydicom.tag import Tag
 
-from archive_builder.deid import Donor, deidentify_study
-from archive_builder.deid.study import collect_identifiers
+from archive_builder.deid import DeidError, Donor, deidentify_study
+from archive_builder.deid.study import collect_identifiers, process_one
 from archive_builder.deid.verify import find_leaks, header_bytes
 from archive_builder.intake import Instance
 from archive_builder.intake.package import read_header
@@ -120,3 +122,22 @@ def test_the_verifier_reads_the_header_as_utf8_too(tmp_path: Path) -> None:
     assert find_leaks(clean, identifiers, header_bytes(clean)) == [
         "the encoded header holds an identifying value of the original"
     ]
+
+
+def test_a_file_replaced_after_its_header_was_read_is_refused_and_nothing_written(
+    tmp_path: Path,
+) -> None:
+    """Pixel data is copied from the file when the output is saved; a file replaced in
+    between (its header grew) must not have arbitrary bytes copied into the output."""
+    source = tmp_path / "in.dcm"
+    original = dcmread(sample("CT_small.dcm"))
+    original.save_as(source, enforce_file_format=True)
+    header, reason = read_header(source)
+    assert header is not None, reason
+    identifiers = collect_identifiers([Instance(source, header)], DONOR)
+    original.StudyDescription = "Chest CT for Quillsworth, " + "much longer text " * 20
+    original.save_as(source, enforce_file_format=True)
+    target = tmp_path / "out" / "instance.dcm"
+    with pytest.raises(DeidError, match="changed"):
+        process_one(source, target, DONOR, identifiers, Counter(), header)
+    assert not target.exists()

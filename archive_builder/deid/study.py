@@ -206,7 +206,11 @@ def process_one(
         raise LeakError(problems)
     if not target.parent.is_dir():
         target.parent.mkdir(parents=True, exist_ok=True)
-    size = encoded.save(target)
+    try:
+        size = encoded.save(target)
+    except BaseException:
+        target.unlink(missing_ok=True)  # never a half-written file, even in a staging folder
+        raise
     for keyword in PIXEL_KEYWORDS:
         if keyword in clean:
             del clean[keyword]
