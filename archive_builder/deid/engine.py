@@ -211,7 +211,8 @@ class _Cleaner:
                 elements[tag] = as_read  # kept unchanged: written back as read, not re-encoded
             elif new is not None:
                 elements[tag] = new
-        out = Dataset(elements)
+        # an item without a character set of its own reads and writes text in its parent's
+        out = Dataset(elements, parent_encoding=source.original_character_set)
         _same_encoding(out, source)
         return out
 

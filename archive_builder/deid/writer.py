@@ -20,16 +20,17 @@ import codecs
 import struct
 from functools import cache
 
-from pydicom.charset import convert_encodings
+from pydicom.charset import convert_encodings, default_encoding
 from pydicom.dataelem import DataElement, RawDataElement
-from pydicom.dataset import Dataset, FileDataset
+from pydicom.dataset import Dataset, FileDataset, FileMetaDataset, validate_file_meta
 from pydicom.filebase import DicomBytesIO
-from pydicom.filewriter import write_data_element, write_dataset, write_file_meta_info
+from pydicom.filewriter import write_data_element, write_dataset
 from pydicom.multival import MultiValue
 from pydicom.uid import UID
 from pydicom.valuerep import EXPLICIT_VR_LENGTH_32
 
 _UNDEFINED = 0xFFFFFFFF
+_GROUP_LENGTH = 0x00020000
 _ITEM, _ITEM_END, _SEQUENCE_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
 
 
@@ -175,9 +176,18 @@ def encode_file(ds: FileDataset) -> bytes:
     """The file ``ds`` as pydicom writes it (preamble, file meta, dataset), for a transfer
     syntax that is not deflated."""
     syntax = UID(ds.file_meta.TransferSyntaxUID)
-    meta = DicomBytesIO()
-    meta.write(ds.preamble or b"\0" * 128)
-    meta.write(b"DICM")
-    write_file_meta_info(meta, ds.file_meta, enforce_standard=True)
     encoder = _Encoder(syntax.is_implicit_VR, syntax.is_little_endian)
-    return meta.getvalue() + encoder.dataset(ds, convert_encodings(ds.original_character_set))
+    body = encoder.dataset(ds, convert_encodings(ds.original_character_set))
+    return (ds.preamble or b"\0" * 128) + b"DICM" + _file_meta(ds.file_meta) + body
+
+
+def _file_meta(meta: FileMetaDataset) -> bytes:
+    """The File Meta Information as pydicom writes it for a conformant file: checked and
+    completed by pydicom, then its group length, then its elements (explicit VR little
+    endian, whatever the transfer syntax)."""
+    validate_file_meta(meta, enforce_standard=True)
+    tags = sorted(meta.keys())
+    elements = Dataset({tag: meta.get_item(tag) for tag in tags if tag != _GROUP_LENGTH})
+    body = _Encoder(implicit_vr=False, little_endian=True).dataset(elements, [default_encoding])
+    meta.FileMetaInformationGroupLength = len(body)
+    return _Encoder(False, True).head(_GROUP_LENGTH, "UL", 4) + struct.pack("<L", len(body)) + body
