@@ -183,17 +183,19 @@ def main() -> int:
             written, leaks, with_leaks = count_leaks(name, out, corpus)
             rows.append(Row(name, best, written, leaks, with_leaks))
     baseline = rows[0].seconds
+    dicognito = next(row.seconds for row in rows if row.tool == "dicognito")
     print()
     print(f"Machine: {machine()}")
     print()
     print(
-        "| tool | files/s | MB/s | time vs pydicom | files written | planted values left (files) |"
+        "| tool | files/s | MB/s | time vs pydicom | throughput vs dicognito | files written "
+        "| planted values left (files) |"
     )
-    print("|---|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for row in rows:
         print(
             f"| {row.tool} | {len(files) / row.seconds:.1f} | {megabytes / row.seconds:.1f} | "
-            f"{row.seconds / baseline:.2f}x | {row.files_out} | "
+            f"{row.seconds / baseline:.2f}x | {dicognito / row.seconds:.2f}x | {row.files_out} | "
             f"{row.leaks} ({row.files_with_leaks}) |"
         )
     return 0

@@ -111,9 +111,15 @@ class Encoded:
             return handle.tell()
 
     def _copy(self, elem: RawDataElement, handle: BinaryIO) -> None:
-        head = element_head(elem.tag, elem.VR, elem.length, self.implicit_vr, self.little_endian)
-        if self.source is None or elem.value_tell is None or elem.length == _UNDEFINED:
+        explicit_vr_unknown = not self.implicit_vr and (not elem.VR or len(elem.VR) != 2)
+        if (
+            self.source is None
+            or elem.value_tell is None
+            or elem.length == _UNDEFINED
+            or explicit_vr_unknown
+        ):
             raise DeidError("pixel data left unread cannot be copied")
+        head = element_head(elem.tag, elem.VR, elem.length, self.implicit_vr, self.little_endian)
         with self.source.open("rb", buffering=0) as source:
             source.seek(elem.value_tell - len(head))
             if source.read(len(head)) != head:
