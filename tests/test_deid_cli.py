@@ -12,6 +12,8 @@ from conftest import run_cli, sample
 from pydicom import dcmread
 from pydicom.dataset import FileDataset
 
+from archive_builder.deid.folder import _Batch, _run_batch, group, survey
+
 CT = sample("CT_small.dcm")
 
 
@@ -237,3 +239,18 @@ def test_jobs_do_not_change_the_output_and_a_second_pass_changes_nothing(tmp_pat
     again = run_cli("deid", tmp_path / "one", tmp_path / "again", "--key-file", key)
     assert again.exit_code == 0
     assert _outputs(tmp_path / "again") == once
+
+
+def test_a_file_rewritten_after_the_survey_is_not_de_identified(tmp_path: Path) -> None:
+    """Identifiers are collected in a first pass over the folder; a file rewritten before
+    the second pass may hold values that were never collected, so its study is refused."""
+    source = _ct(tmp_path / "in", "a.dcm")
+    key = bytes(range(32))
+    instances, found, stamps, _skipped = survey(tmp_path / "in", key)
+    [(donor, _folder, _sources, identifiers)] = group(key, instances, found)
+    _ct(tmp_path / "in", "a.dcm", StudyDescription="Quibbleton family, second visit")
+    staging = tmp_path / "staging"
+    item = (source, "series-001/instance-0001.dcm", None, stamps[source])
+    result = _run_batch(_Batch([item], staging, donor, identifiers))
+    assert result.error is not None and "changed" in result.error
+    assert result.outputs == [] and not list(staging.rglob("*.dcm"))

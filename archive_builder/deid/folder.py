@@ -49,6 +49,10 @@ PSEUDONYM_PREFIX = "pt-"
 _PSEUDONYM = re.compile(r"^pt-[a-z2-7]{16}$")
 _AGE = re.compile(r"^(\d{3})([DWMY])$")
 _BATCH = 8
+_CHANGED = (
+    "a file changed or went away after the folder was surveyed; run deid again on a folder "
+    "that nothing writes to meanwhile"
+)
 
 FolderProgress = Callable[[int, int], None]
 
@@ -176,6 +180,14 @@ class _Surveyed:
     header: Dataset | None
     reason: str | None
     identifiers: Identifiers | None
+    stamp: tuple[int, int] = (0, 0)
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    """Size and modification time: a file that changes after the survey is not
+    de-identified with identifiers collected from what it held before."""
+    status = path.stat()
+    return status.st_size, status.st_mtime_ns
 
 
 # What grouping files into patients and studies and planning a study read of a header
@@ -219,19 +231,20 @@ def _survey_one(path: Path, key: bytes, whole: bool = True) -> _Surveyed:
     headers back costs more than reading them again."""
     if not stat.S_ISREG(path.lstat().st_mode):
         return _Surveyed(path, None, "not a regular file (symlinks are not followed)", None)
+    stamp = _stamp(path)
     header, reason = read_header(path)
     if header is None:
         return _Surveyed(path, None, reason or "unreadable", None)
     instance = Instance(path, defer_pixel_data(header))
     identifiers = collect_identifiers([instance], _donor(key, [instance]))
-    return _Surveyed(path, header if whole else _summary(header), None, identifiers)
+    return _Surveyed(path, header if whole else _summary(header), None, identifiers, stamp)
 
 
 def survey(
     in_dir: Path, key: bytes, executor: Executor | None = None
-) -> tuple[list[Instance], dict[Path, Identifiers], list[str]]:
-    """The DICOM files under ``in_dir`` (headers only), their identifying values, and one
-    reason per skipped file."""
+) -> tuple[list[Instance], dict[Path, Identifiers], dict[Path, tuple[int, int]], list[str]]:
+    """The DICOM files under ``in_dir`` (headers only), their identifying values, their
+    size and modification time as surveyed, and one reason per skipped file."""
     paths: list[Path] = []
     for dirpath, _dirnames, filenames in os.walk(in_dir, followlinks=False):
         paths.extend(Path(dirpath) / name for name in sorted(filenames))
@@ -242,6 +255,7 @@ def survey(
     )
     instances: list[Instance] = []
     found: dict[Path, Identifiers] = {}
+    stamps: dict[Path, tuple[int, int]] = {}
     skipped: list[str] = []
     seen: set[str] = set()
     for item in surveyed:
@@ -255,7 +269,8 @@ def survey(
         seen.add(uid)
         instances.append(Instance(item.path, item.header))
         found[item.path] = item.identifiers
-    return instances, found, skipped
+        stamps[item.path] = item.stamp
+    return instances, found, stamps, skipped
 
 
 def group(
@@ -300,9 +315,10 @@ def group(
 
 @dataclass(frozen=True)
 class _Batch:
-    # (input file, relative output path, its header when the batch runs in this process: a
-    # worker process reads the file again, which costs less than receiving the header)
-    items: list[tuple[Path, str, Dataset | None]]
+    # (input file, relative output path, its header when the batch runs in this process (a
+    # worker process reads the file again, which costs less than receiving the header),
+    # its size and modification time when surveyed)
+    items: list[tuple[Path, str, Dataset | None, tuple[int, int]]]
     staging: Path
     donor: Donor
     identifiers: Identifiers
@@ -319,7 +335,13 @@ class _BatchResult:
 def _run_batch(batch: _Batch) -> _BatchResult:
     tally: Counter[tuple[str, str]] = Counter()
     outputs: list[tuple[str, int, str]] = []
-    for path, relpath, header in batch.items:
+    for path, relpath, header, stamp in batch.items:
+        try:
+            changed = _stamp(path) != stamp
+        except OSError:
+            changed = True
+        if changed:  # its identifiers were collected from what it held before
+            return _BatchResult(outputs, tally, [], _CHANGED)
         try:
             target = batch.staging / relpath
             out = process_one(path, target, batch.donor, batch.identifiers, tally, header)
@@ -394,7 +416,7 @@ def deidentify_folder(
     executor: Executor = _Inline() if inline else ProcessPoolExecutor(jobs)
     staging_root = out_dir / ".partial"
     try:
-        instances, found, skipped = survey(in_dir, key, executor)
+        instances, found, stamps, skipped = survey(in_dir, key, executor)
         if not instances:
             raise FolderError(
                 f"{in_dir}: holds no DICOM file that can be de-identified"
@@ -410,7 +432,10 @@ def deidentify_folder(
         for number, (donor, folder, sources, identifiers) in enumerate(studies):
             layout, excluded = plan(sources)
             staging = staging_root / str(number)  # flat: one folder to make and move per study
-            items = [(s.path, relpath, s.header if inline else None) for s, relpath in layout]
+            items = [
+                (s.path, relpath, s.header if inline else None, stamps[s.path])
+                for s, relpath in layout
+            ]
             size = max(1, min(_BATCH, -(-len(items) // jobs)))
             batches = [
                 tasks.add(_Batch(items[i : i + size], staging, donor, identifiers))
