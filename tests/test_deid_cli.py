@@ -12,7 +12,8 @@ from conftest import run_cli, sample
 from pydicom import dcmread
 from pydicom.dataset import FileDataset
 
-from archive_builder.deid.folder import _Batch, _run_batch, group, survey
+from archive_builder.deid.batches import Batch, run_batch
+from archive_builder.deid.folder import group, survey
 
 CT = sample("CT_small.dcm")
 
@@ -251,6 +252,6 @@ def test_a_file_rewritten_after_the_survey_is_not_de_identified(tmp_path: Path) 
     _ct(tmp_path / "in", "a.dcm", StudyDescription="Quibbleton family, second visit")
     staging = tmp_path / "staging"
     item = (source, "series-001/instance-0001.dcm", None, stamps[source])
-    result = _run_batch(_Batch([item], staging, donor, identifiers))
+    result = run_batch(Batch([item], staging, donor, identifiers))
     assert result.error is not None and "changed" in result.error
     assert result.outputs == [] and not list(staging.rglob("*.dcm"))

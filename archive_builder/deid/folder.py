@@ -20,7 +20,7 @@ import shutil
 import stat
 from collections import Counter
 from collections.abc import Callable, Iterator
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -29,6 +29,7 @@ from pydicom.tag import Tag
 
 from .. import keys
 from ..intake import Instance, read_header
+from .batches import TASK_FILES, Batch, BatchResult, Inline, Tasks, file_stamp
 from .dates import collision_free_offset
 from .engine import Donor, age_string
 from .errors import DeidError, LeakError
@@ -40,7 +41,6 @@ from .study import (
     collect_identifiers,
     defer_pixel_data,
     plan,
-    process_one,
 )
 
 KEY_BYTES = 32
@@ -48,12 +48,6 @@ REPORT = "deid-report.json"
 PSEUDONYM_PREFIX = "pt-"
 _PSEUDONYM = re.compile(r"^pt-[a-z2-7]{16}$")
 _AGE = re.compile(r"^(\d{3})([DWMY])$")
-_BATCH = 8
-_CHANGED = (
-    "a file changed or went away after the folder was surveyed; run deid again on a folder "
-    "that nothing writes to meanwhile"
-)
-
 FolderProgress = Callable[[int, int], None]
 
 
@@ -183,13 +177,6 @@ class _Surveyed:
     stamp: tuple[int, int] = (0, 0)
 
 
-def _stamp(path: Path) -> tuple[int, int]:
-    """Size and modification time: a file that changes after the survey is not
-    de-identified with identifiers collected from what it held before."""
-    status = path.stat()
-    return status.st_size, status.st_mtime_ns
-
-
 # What grouping files into patients and studies and planning a study read of a header
 # (see _donor, header_age, plan, exclusion_reason): all that a worker process sends back.
 _SUMMARY_TAGS = sorted(
@@ -231,7 +218,7 @@ def _survey_one(path: Path, key: bytes, whole: bool = True) -> _Surveyed:
     headers back costs more than reading them again."""
     if not stat.S_ISREG(path.lstat().st_mode):
         return _Surveyed(path, None, "not a regular file (symlinks are not followed)", None)
-    stamp = _stamp(path)
+    stamp = file_stamp(path)
     header, reason = read_header(path)
     if header is None:
         return _Surveyed(path, None, reason or "unreadable", None)
@@ -248,8 +235,8 @@ def survey(
     paths: list[Path] = []
     for dirpath, _dirnames, filenames in os.walk(in_dir, followlinks=False):
         paths.extend(Path(dirpath) / name for name in sorted(filenames))
-    executor = executor or _Inline()
-    whole = isinstance(executor, _Inline)
+    executor = executor or Inline()
+    whole = isinstance(executor, Inline)
     surveyed = executor.map(
         _survey_one, paths, [key] * len(paths), [whole] * len(paths), chunksize=16
     )
@@ -313,89 +300,6 @@ def group(
     return result
 
 
-@dataclass(frozen=True)
-class _Batch:
-    # (input file, relative output path, its header when the batch runs in this process (a
-    # worker process reads the file again, which costs less than receiving the header),
-    # its size and modification time when surveyed)
-    items: list[tuple[Path, str, Dataset | None, tuple[int, int]]]
-    staging: Path
-    donor: Donor
-    identifiers: Identifiers
-
-
-@dataclass(frozen=True)
-class _BatchResult:
-    outputs: list[tuple[str, int, str]]  # (relpath, size, transfer syntax)
-    tally: Counter[tuple[str, str]]
-    problems: list[str]
-    error: str | None
-
-
-def _run_batch(batch: _Batch) -> _BatchResult:
-    tally: Counter[tuple[str, str]] = Counter()
-    outputs: list[tuple[str, int, str]] = []
-    for path, relpath, header, stamp in batch.items:
-        try:
-            changed = _stamp(path) != stamp
-        except OSError:
-            changed = True
-        if changed:  # its identifiers were collected from what it held before
-            return _BatchResult(outputs, tally, [], _CHANGED)
-        try:
-            target = batch.staging / relpath
-            out = process_one(path, target, batch.donor, batch.identifiers, tally, header)
-        except LeakError as exc:
-            return _BatchResult(outputs, tally, exc.problems, None)
-        except DeidError as exc:
-            return _BatchResult(outputs, tally, [], str(exc))
-        outputs.append((relpath, out.size, out.transfer_syntax))
-    return _BatchResult(outputs, tally, [], None)
-
-
-def _run_batches(batches: list[_Batch]) -> list[_BatchResult]:
-    return [_run_batch(batch) for batch in batches]
-
-
-class _Tasks:
-    """Batches sent to the workers in tasks of about ``_BATCH`` files: a task per batch
-    would cost more in sending and waking than a small study takes to de-identify."""
-
-    def __init__(self, executor: Executor):
-        self.executor = executor
-        self.futures: list[Future[list[_BatchResult]]] = []
-        self.waiting: list[_Batch] = []
-
-    def add(self, batch: _Batch) -> tuple[int, int]:
-        """Queue ``batch``; where its result will be: (task, position in the task)."""
-        self.waiting.append(batch)
-        where = len(self.futures), len(self.waiting) - 1
-        if sum(len(b.items) for b in self.waiting) >= _BATCH:
-            self.flush()
-        return where
-
-    def flush(self) -> None:
-        if self.waiting:
-            self.futures.append(self.executor.submit(_run_batches, self.waiting))
-            self.waiting = []
-
-    def result(self, where: tuple[int, int]) -> _BatchResult:
-        task, position = where
-        return self.futures[task].result()[position]
-
-
-class _Inline(Executor):
-    """Runs each job at once in this process (``--jobs 1``)."""
-
-    def submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def]
-        future: Future[object] = Future()
-        try:
-            future.set_result(fn(*args, **kwargs))
-        except BaseException as exc:
-            future.set_exception(exc)
-        return future
-
-
 def deidentify_folder(
     in_dir: Path,
     out_dir: Path,
@@ -413,7 +317,7 @@ def deidentify_folder(
     _check_folders(in_dir, out_dir)
     jobs = max(1, jobs or os.cpu_count() or 1)
     inline = jobs == 1
-    executor: Executor = _Inline() if inline else ProcessPoolExecutor(jobs)
+    executor: Executor = Inline() if inline else ProcessPoolExecutor(jobs)
     staging_root = out_dir / ".partial"
     try:
         instances, found, stamps, skipped = survey(in_dir, key, executor)
@@ -428,7 +332,7 @@ def deidentify_folder(
         total = sum(len(sources) for _, _, sources, _ in studies)
         done = 0
         pending = []
-        tasks = _Tasks(executor)
+        tasks = Tasks(executor)
         for number, (donor, folder, sources, identifiers) in enumerate(studies):
             layout, excluded = plan(sources)
             staging = staging_root / str(number)  # flat: one folder to make and move per study
@@ -436,9 +340,9 @@ def deidentify_folder(
                 (s.path, relpath, s.header if inline else None, stamps[s.path])
                 for s, relpath in layout
             ]
-            size = max(1, min(_BATCH, -(-len(items) // jobs)))
+            size = max(1, min(TASK_FILES, -(-len(items) // jobs)))
             batches = [
-                tasks.add(_Batch(items[i : i + size], staging, donor, identifiers))
+                tasks.add(Batch(items[i : i + size], staging, donor, identifiers))
                 for i in range(0, len(items), size)
             ]
             pending.append((folder, sources, identifiers, excluded, staging, batches))
@@ -462,7 +366,7 @@ def _finish(
     staging: Path,
     identifiers: Identifiers,
     excluded: list[dict[str, str]],
-    results: list[_BatchResult],
+    results: list[BatchResult],
 ) -> StudyOutcome:
     problems = [p for r in results for p in r.problems]
     errors = [r.error for r in results if r.error]

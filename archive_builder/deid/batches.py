@@ -1,0 +1,115 @@
+"""Running de-identification batches, here or in worker processes.
+
+A batch is some files of one study, de-identified into the study's staging
+folder; batches travel to the workers in tasks of about ``TASK_FILES`` files.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from concurrent.futures import Executor, Future
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydicom.dataset import Dataset
+
+from .engine import Donor
+from .errors import DeidError, LeakError
+from .identifiers import Identifiers
+from .study import process_one
+
+TASK_FILES = 8
+CHANGED = (
+    "a file changed or went away after the folder was surveyed; run deid again on a folder "
+    "that nothing writes to meanwhile"
+)
+
+
+def file_stamp(path: Path) -> tuple[int, int]:
+    """Size and modification time: a file that changes after the survey is not
+    de-identified with identifiers collected from what it held before."""
+    status = path.stat()
+    return status.st_size, status.st_mtime_ns
+
+
+@dataclass(frozen=True)
+class Batch:
+    # (input file, relative output path, its header when the batch runs in this process (a
+    # worker process reads the file again, which costs less than receiving the header),
+    # its size and modification time when surveyed)
+    items: list[tuple[Path, str, Dataset | None, tuple[int, int]]]
+    staging: Path
+    donor: Donor
+    identifiers: Identifiers
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    outputs: list[tuple[str, int, str]]  # (relpath, size, transfer syntax)
+    tally: Counter[tuple[str, str]]
+    problems: list[str]
+    error: str | None
+
+
+def run_batch(batch: Batch) -> BatchResult:
+    tally: Counter[tuple[str, str]] = Counter()
+    outputs: list[tuple[str, int, str]] = []
+    for path, relpath, header, stamp in batch.items:
+        try:
+            changed = file_stamp(path) != stamp
+        except OSError:
+            changed = True
+        if changed:  # its identifiers were collected from what it held before
+            return BatchResult(outputs, tally, [], CHANGED)
+        try:
+            target = batch.staging / relpath
+            out = process_one(path, target, batch.donor, batch.identifiers, tally, header)
+        except LeakError as exc:
+            return BatchResult(outputs, tally, exc.problems, None)
+        except DeidError as exc:
+            return BatchResult(outputs, tally, [], str(exc))
+        outputs.append((relpath, out.size, out.transfer_syntax))
+    return BatchResult(outputs, tally, [], None)
+
+
+def run_batches(batches: list[Batch]) -> list[BatchResult]:
+    return [run_batch(batch) for batch in batches]
+
+
+class Tasks:
+    """Batches sent to the workers in tasks of about ``TASK_FILES`` files: a task per batch
+    would cost more in sending and waking than a small study takes to de-identify."""
+
+    def __init__(self, executor: Executor):
+        self.executor = executor
+        self.futures: list[Future[list[BatchResult]]] = []
+        self.waiting: list[Batch] = []
+
+    def add(self, batch: Batch) -> tuple[int, int]:
+        """Queue ``batch``; where its result will be: (task, position in the task)."""
+        self.waiting.append(batch)
+        where = len(self.futures), len(self.waiting) - 1
+        if sum(len(b.items) for b in self.waiting) >= TASK_FILES:
+            self.flush()
+        return where
+
+    def flush(self) -> None:
+        if self.waiting:
+            self.futures.append(self.executor.submit(run_batches, self.waiting))
+            self.waiting = []
+
+    def result(self, where: tuple[int, int]) -> BatchResult:
+        task, position = where
+        return self.futures[task].result()[position]
+
+
+class Inline(Executor):
+    """Runs each job at once in this process (``--jobs 1``)."""
+
+    def submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def]
+        future: Future[object] = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:
+            future.set_exception(exc)
+        return future
