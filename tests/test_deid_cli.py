@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 from conftest import run_cli, sample
 from pydicom import dcmread
+from pydicom.dataelem import RawDataElement
 from pydicom.dataset import FileDataset
+from pydicom.tag import Tag
 
 from archive_builder.deid.batches import Batch, run_batch
 from archive_builder.deid.folder import group, survey
@@ -255,3 +257,23 @@ def test_a_file_rewritten_after_the_survey_is_not_de_identified(tmp_path: Path) 
     result = run_batch(Batch([item], staging, donor, identifiers))
     assert result.error is not None and "changed" in result.error
     assert result.outputs == [] and not list(staging.rglob("*.dcm"))
+
+
+def test_a_sequence_stored_as_un_that_cannot_be_read_skips_the_file_with_a_reason(
+    tmp_path: Path,
+) -> None:
+    """Its identifying values cannot be collected, so the file is not published; the run
+    goes on and says why (it used to end in a traceback)."""
+    payload = bytes.fromhex(
+        "10002000ffffffff08002011ffffffff20000d00ffffffff5a5d48737a2436272f3a67796469342257"
+    )
+    _ct(tmp_path / "in", "good.dcm")
+    bad = dcmread(_ct(tmp_path / "in", "bad.dcm", sop="1.2.826.0.1.3680043.10.555.1.2"))
+    value = payload + b"\0"
+    bad[0x00081120] = RawDataElement(Tag(0x00081120), "UN", len(value), value, 0, False, True)
+    bad.save_as(tmp_path / "in" / "bad.dcm", enforce_file_format=True)
+    key = tmp_path / "deid.key"
+    result = run_cli("deid", tmp_path / "in", tmp_path / "out", "--key-file", key, "--jobs", 2)
+    assert result.exit_code == 0, result.output
+    assert "stored without its VR cannot be read" in result.output
+    assert len(list((tmp_path / "out").rglob("*.dcm"))) == 1

@@ -223,7 +223,10 @@ def _survey_one(path: Path, key: bytes, whole: bool = True) -> _Surveyed:
     if header is None:
         return _Surveyed(path, None, reason or "unreadable", None)
     instance = Instance(path, defer_pixel_data(header))
-    identifiers = collect_identifiers([instance], _donor(key, [instance]))
+    try:
+        identifiers = collect_identifiers([instance], _donor(key, [instance]))
+    except DeidError as exc:
+        return _Surveyed(path, None, str(exc), None)
     return _Surveyed(path, header if whole else _summary(header), None, identifiers, stamp)
 
 

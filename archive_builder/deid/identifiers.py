@@ -15,9 +15,11 @@ from functools import cache
 from pydicom.datadict import dictionary_VR, keyword_for_tag
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence
 from pydicom.uid import PYDICOM_IMPLEMENTATION_UID
 from pydicom.valuerep import CUSTOMIZABLE_CHARSET_VR, PersonName
 
+from .errors import DeidError
 from .profile import load_profile
 from .uids import is_well_known
 
@@ -167,7 +169,16 @@ def _walk_text(ds: Dataset) -> Iterator[tuple[int, str, Iterable[str]]]:
             except KeyError:
                 continue
         if vr == "SQ":
-            for item in ds[tag].value or ():
+            try:
+                items = ds[tag].value
+            except Exception:
+                items = None
+            if not isinstance(items, Sequence):  # a sequence stored as UN that pydicom can't read
+                raise DeidError(
+                    f"a sequence {tag:08X} stored without its VR cannot be read, so its "
+                    "identifying values cannot be collected; the file is refused"
+                )
+            for item in items:
                 yield from _walk_text(item)
         elif vr in _COLLECTED_VRS:
             text = _uids_as_read(raw) if vr == "UI" else text_as_read(ds, raw, tag)
@@ -322,7 +333,9 @@ class Identifiers:
             self._text_terms = frozenset(terms)
         return self._text_terms
 
-    def _spans(self, lowered: str) -> Iterator[tuple[int, int]]:
+    def _spans(
+        self, lowered: str, *, text: bool = True, uids: bool = True
+    ) -> Iterator[tuple[int, int]]:
         """Where identifying values occur in ``lowered`` as whole words: a text value
         not touching another ASCII letter or digit, a UID not inside a longer number.
 
@@ -330,10 +343,10 @@ class Identifiers:
         header's terms change with every study, so a compiled pattern would
         cost more than it saves.
         """
-        for terms, before, after in (
-            (self._terms(), _WORD, _WORD),
-            (self.uids, _UID_CHARS, _DIGITS),
-        ):
+        kinds: list[tuple[Iterable[str], frozenset[str], frozenset[str]]] = []
+        kinds += [(self._terms(), _WORD, _WORD)] if text else []
+        kinds += [(self.uids, _UID_CHARS, _DIGITS)] if uids else []
+        for terms, before, after in kinds:
             for term in terms:
                 start = lowered.find(term)
                 while start != -1:
@@ -350,11 +363,16 @@ class Identifiers:
         return [lowered[start:end] for start, end in self._spans(lowered)]
 
     def remove_from(self, text: str) -> str:
-        """``text`` with every identifying value cut out (used by Clean Descriptors)."""
+        """``text`` with every identifying value cut out (used by Clean Descriptors): UIDs
+        first, so that a name glued to a UID is a whole word once the UID is gone."""
+        text = self._cut(text, text_terms=False, uids=True)
+        return self._cut(text, text_terms=True, uids=False)
+
+    def _cut(self, text: str, *, text_terms: bool = True, uids: bool = True) -> str:
         lowered = text.lower()
         if len(lowered) != len(text):  # lowering changed the length: cut from the lowered text
             text = lowered
-        cut = sorted(self._spans(lowered))
+        cut = sorted(self._spans(lowered, text=text_terms, uids=uids))
         if not cut:
             return text
         pieces, position = [], 0

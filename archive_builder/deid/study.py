@@ -14,6 +14,7 @@ from pydicom import dcmread
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.filereader import read_deferred_data_element
+from pydicom.uid import UID
 
 from .. import __version__
 from ..intake import Instance as Source
@@ -156,6 +157,8 @@ def _read_for_deid(path: Path, header: Dataset | None) -> Dataset:
     unread: the writer copies it from the file."""
     if header is None:
         header = dcmread(path, defer_size=DEFER_BYTES)
+    if UID(header.file_meta.get("TransferSyntaxUID", "")).is_deflated:
+        return dcmread(path)  # deferred offsets point into the inflated stream: read it all
     for tag in PIXEL_TAGS & header.keys():
         raw: DataElement | RawDataElement = header.get_item(tag, keep_deferred=True)
         if isinstance(raw, RawDataElement) and raw.value is None and raw.length == 0xFFFFFFFF:

@@ -120,13 +120,16 @@ class Encoded:
         ):
             raise DeidError("pixel data left unread cannot be copied")
         head = element_head(elem.tag, elem.VR, elem.length, self.implicit_vr, self.little_endian)
-        with self.source.open("rb", buffering=0) as source:
-            source.seek(elem.value_tell - len(head))
-            if source.read(len(head)) != head:
-                raise DeidError("the file changed while it was de-identified")
-            handle.write(head)
-            handle.flush()
-            _copy_bytes(source, handle, elem.length)
+        try:
+            with self.source.open("rb", buffering=0) as source:
+                source.seek(elem.value_tell - len(head))
+                if source.read(len(head)) != head:
+                    raise DeidError("the file changed while it was de-identified")
+                handle.write(head)
+                handle.flush()
+                _copy_bytes(source, handle, elem.length)
+        except OSError:
+            raise DeidError("the file changed or went away while it was de-identified") from None
 
 
 def _copy_bytes(source: BinaryIO, target: BinaryIO, count: int) -> None:
@@ -163,8 +166,17 @@ def _read_deferred(ds: FileDataset, source: Path | None) -> None:
 def encode(ds: FileDataset, source: Path | None = None) -> Encoded:
     """The file as it is saved; its header is encoded once. ``source`` is the file that
     pixel data left unread is copied from."""
-    head, pixels = _split(ds)
     syntax = UID(ds.file_meta.TransferSyntaxUID)
+    encoding = (syntax.is_implicit_VR, syntax.is_little_endian)
+    raws: list[DataElement | RawDataElement] = [
+        ds.get_item(tag, keep_deferred=True) for tag in PIXEL_TAGS & ds.keys()
+    ]
+    if ds.original_encoding != encoding or any(
+        isinstance(raw, RawDataElement) and (raw.is_implicit_VR, raw.is_little_endian) != encoding
+        for raw in raws
+    ):
+        _read_deferred(ds, source)  # read in another encoding than its syntax says: not copied
+    head, pixels = _split(ds)
     after_pixels = bool(pixels) and max(head.keys(), default=0) > pixels[0].tag
     body = None
     if syntax.is_deflated or after_pixels:
