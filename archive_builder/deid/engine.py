@@ -25,7 +25,7 @@ from .. import __version__, keys
 from .allowlist import SAFE_KEYWORDS
 from .dates import shift_da, shift_dt
 from .descriptors import clean_descriptor
-from .identifiers import Identifiers, raw_vr, text_as_read, undecoded
+from .identifiers import Identifiers, raw_vr, text_as_read, undecoded, values_as_read
 from .profile import (
     APPLIED_OPTIONS,
     BASIC_PROFILE,
@@ -269,13 +269,12 @@ class _Cleaner:
         if vr in ("DA", "DT"):
             shift = shift_da if vr == "DA" else shift_dt
             self.tally["shifted", name] += 1
-            values = _split(text)
-            if isinstance(values, list):
-                return _new(tag, vr, [shift(v, self.offset) for v in values])
-            return _new(tag, vr, shift(values, self.offset) if values else values)
+            dates = values_as_read(text, vr)
+            if len(dates) > 1:
+                return _new(tag, vr, [shift(v, self.offset) for v in dates])
+            return _new(tag, vr, shift(dates[0], self.offset) if dates[0] else dates[0])
         if name in DESCRIPTORS_CLEANED and vr in _CLEANED_VRS:
-            values = [text.strip(_PADDING)] if vr in _SINGLE_VALUED else _split(text)
-            return self._cleaned(tag, vr, name, values if isinstance(values, list) else [values])
+            return self._cleaned(tag, vr, name, values_as_read(text, vr))
         return None
 
     def _uids_as_read(
@@ -292,10 +291,8 @@ class _Cleaner:
         if action not in ("U", "K", "U*", "D"):
             return None
         self.tally[{"U": "replaced", "D": "dummy"}.get(action, "kept"), name] += 1
-        values = _split(raw.value.decode("latin-1"))
-        if isinstance(values, list):
-            return _new(tag, "UI", [self.uid(v) for v in values])
-        return _new(tag, "UI", self.uid(values))
+        uids = [self.uid(v) for v in values_as_read(raw.value.decode("latin-1"), "UI")]
+        return _new(tag, "UI", uids if len(uids) > 1 else uids[0])
 
     def _cleaned(self, tag: BaseTag, vr: str, name: str, texts: list[str]) -> DataElement:
         """Clean Descriptors: each value with only its safe words left; empty values go."""
@@ -401,15 +398,6 @@ class _Cleaner:
 
 
 _CLEANED_VRS = frozenset({"LO", "SH", "ST", "LT", "UT", "UC"})
-_SINGLE_VALUED = frozenset({"LT", "ST", "UT"})
-_PADDING = " \x00"
-
-
-def _split(text: str) -> str | list[str]:
-    """A multi-valued text as read: its values, split at backslashes and stripped of
-    padding, as pydicom reads them (one value: a string)."""
-    values = [value.strip(_PADDING) for value in text.split("\\")]
-    return values[0] if len(values) == 1 else values
 
 
 def _readings(text: str) -> tuple[str, ...]:

@@ -185,10 +185,16 @@ def _walk_text(ds: Dataset) -> Iterator[tuple[int, str, Iterable[str]]]:
             if text is None or raw_vr(raw, tag) == "UN":
                 elem = ds[tag]
                 yield tag, elem.VR, _values(elem)
-            elif vr in _SINGLE_VALUED:
-                yield tag, vr, (text.strip(_PADDING),)
             else:
-                yield tag, vr, [value.strip(_PADDING) for value in text.split("\\")]
+                yield tag, vr, values_as_read(text, vr)
+
+
+def values_as_read(text: str, vr: str) -> list[str]:
+    """The values of a text read straight from its bytes, as pydicom reads them: split at
+    backslashes (except single-valued VRs) and stripped of padding."""
+    if vr in _SINGLE_VALUED:
+        return [text.strip(_PADDING)]
+    return [value.strip(_PADDING) for value in text.split("\\")]
 
 
 def _uids_as_read(raw: DataElement | RawDataElement) -> str | None:

@@ -13,7 +13,6 @@ from typing import Any
 from pydicom import dcmread
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
-from pydicom.filereader import read_deferred_data_element
 from pydicom.uid import UID
 
 from .. import __version__
@@ -25,7 +24,7 @@ from .errors import DeidError, LeakError
 from .identifiers import Identifiers
 from .profile import APPLIED_OPTIONS, BASIC_PROFILE, NOT_APPLIED, load_profile
 from .risk import PIXEL_KEYWORDS, PIXEL_TAGS, exclusion_reason
-from .verify import encode, find_leaks
+from .verify import encode, find_leaks, read_pixel_data
 
 log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
@@ -159,10 +158,7 @@ def _read_for_deid(path: Path, header: Dataset | None) -> Dataset:
         header = dcmread(path, defer_size=DEFER_BYTES)
     if UID(header.file_meta.get("TransferSyntaxUID", "")).is_deflated:
         return dcmread(path)  # deferred offsets point into the inflated stream: read it all
-    for tag in PIXEL_TAGS & header.keys():
-        raw: DataElement | RawDataElement = header.get_item(tag, keep_deferred=True)
-        if isinstance(raw, RawDataElement) and raw.value is None and raw.length == 0xFFFFFFFF:
-            header[tag] = read_deferred_data_element(open, str(path), None, raw)
+    read_pixel_data(header, path, undefined_only=True)
     return header
 
 

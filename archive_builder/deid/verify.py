@@ -153,14 +153,17 @@ def _copy_bytes(source: BinaryIO, target: BinaryIO, count: int) -> None:
         count -= len(chunk)
 
 
-def _read_deferred(ds: FileDataset, source: Path | None) -> None:
-    """Read in the pixel data left unread (a deflated file is written from memory)."""
+def read_pixel_data(ds: Dataset, source: Path | None, *, undefined_only: bool = False) -> None:
+    """Read in the pixel data left unread (all of it, or only encapsulated frames)."""
     for tag in PIXEL_TAGS & ds.keys():
         raw: DataElement | RawDataElement = ds.get_item(tag, keep_deferred=True)
-        if isinstance(raw, RawDataElement) and raw.value is None:
-            if source is None:
-                raise DeidError("pixel data left unread cannot be read")
-            ds[tag] = read_deferred_data_element(open, str(source), None, raw)
+        if not isinstance(raw, RawDataElement) or raw.value is not None:
+            continue
+        if undefined_only and raw.length != _UNDEFINED:
+            continue
+        if source is None:
+            raise DeidError("pixel data left unread cannot be read")
+        ds[tag] = read_deferred_data_element(open, str(source), None, raw)
 
 
 def encode(ds: FileDataset, source: Path | None = None) -> Encoded:
@@ -175,12 +178,12 @@ def encode(ds: FileDataset, source: Path | None = None) -> Encoded:
         isinstance(raw, RawDataElement) and (raw.is_implicit_VR, raw.is_little_endian) != encoding
         for raw in raws
     ):
-        _read_deferred(ds, source)  # read in another encoding than its syntax says: not copied
+        read_pixel_data(ds, source)  # read in another encoding than its syntax says: not copied
     head, pixels = _split(ds)
     after_pixels = bool(pixels) and max(head.keys(), default=0) > pixels[0].tag
     body = None
     if syntax.is_deflated or after_pixels:
-        _read_deferred(ds, source)
+        read_pixel_data(ds, source)
         body = _write(ds)
     header = encode_file(head)
     little, implicit = syntax.is_little_endian, syntax.is_implicit_VR
