@@ -1,11 +1,17 @@
-"""The offers ledger: donation-rate counts from the portal, published with small counts suppressed.
+"""The offers ledger: donation-rate counts from the portal, kept private, published as rates.
 
-The portal sends JSON Lines in the format of ``offers.schema.json``. ``import_offers``
-checks every line, then merges them into the archive's ledger under ``private/``
-(the exact counts are never published); a line for a (date, modality,
-anatomical_region) already there replaces it. ``published_rows`` gives what the
-catalog shows: when any count of a row is below :data:`THRESHOLD`, all three
-counts of that row are withheld, so none can be worked out from the others.
+The portal sends JSON Lines in the format of ``offers-v2.schema.json`` (version 1
+lines, ``offers.schema.json``, are valid version 2 lines without the optional
+strata). ``import_offers`` checks every line, then merges them into the
+archive's ledger under ``private/`` (the exact counts are never published): a
+line for a (date, modality, anatomical_region, age_band, sex) already there
+replaces it. What the site and the catalog publish is computed by
+:mod:`archive_builder.catalog.rates`, with small counts suppressed.
+
+Beyond the contract, a line is refused when its accepted plus declined exceed
+offered, and when it overlaps another line: the lines of one day, modality and
+region must all be split the same way (all without strata, all by age band,
+all by sex, or all by both), or some patients would be counted twice.
 """
 
 from __future__ import annotations
@@ -13,7 +19,8 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date
 from functools import cache
 from importlib import resources
@@ -24,19 +31,54 @@ from jsonschema import Draft202012Validator, FormatChecker
 
 from .errors import OffersError
 
-THRESHOLD = 5
 COUNTS = ("offered", "accepted", "declined")
-Key = tuple[str, str, str]
+STRATA = ("age_band", "sex")
+SCHEMA = "offers-v2.schema.json"
+Key = tuple[str, str, str, str, str]
+Cell = tuple[str, str, str]
+MAX_SHOWN = 20
 
 
 @cache
 def _validator() -> Draft202012Validator:
-    schema = json.loads(resources.files(__package__).joinpath("offers.schema.json").read_text())
+    schema = json.loads(resources.files(__package__).joinpath(SCHEMA).read_text())
     return Draft202012Validator(schema, format_checker=FormatChecker())
 
 
-def _check_line(source: Path, number: int, text: str) -> tuple[dict[str, Any] | None, str | None]:
-    where = f"{source}:{number}"
+def key_of(row: dict[str, Any]) -> Key:
+    """The replacement key: a re-sent line with the same key replaces the earlier one."""
+    return (
+        row["date"],
+        row["modality"],
+        row["anatomical_region"],
+        row.get("age_band", ""),
+        row.get("sex", ""),
+    )
+
+
+def cell_of(row: dict[str, Any]) -> Cell:
+    return (row["date"], row["modality"], row["anatomical_region"])
+
+
+def split_of(row: dict[str, Any]) -> str:
+    """How a line splits its day's patients: 'none', 'age band', 'sex' or 'age band and sex'."""
+    present = [s.replace("_", " ") for s in STRATA if s in row]
+    return " and ".join(present) or "none"
+
+
+def _described(split: str) -> str:
+    return "without age band or sex" if split == "none" else f"by {split}"
+
+
+@dataclass(frozen=True)
+class Line:
+    """One checked line and where it came from."""
+
+    where: str
+    data: dict[str, Any]
+
+
+def _check_line(where: str, text: str) -> tuple[dict[str, Any] | None, str | None]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -50,38 +92,73 @@ def _check_line(source: Path, number: int, text: str) -> tuple[dict[str, Any] | 
         date.fromisoformat(data["date"])
     except ValueError:
         return None, f"{where}: date: {data['date']!r} is not a calendar day (YYYY-MM-DD)"
+    if data["accepted"] + data["declined"] > data["offered"]:
+        return None, (
+            f"{where}: accepted + declined ({data['accepted']} + {data['declined']}) exceed "
+            f"offered ({data['offered']}); each patient offered answers at most once"
+        )
     return data, None
 
 
-def read_ledger_file(source: Path) -> list[dict[str, Any]]:
-    """Every line of a ledger file, checked; one OffersError lists every bad line."""
+def _overlaps(lines: Iterable[Line], known: dict[Cell, tuple[str, str]]) -> list[str]:
+    """Lines whose split differs from another line of the same day, modality and region.
+
+    ``known``: cell -> (split, where) of lines already accepted (the ledger's, or
+    earlier lines of the same file).
+    """
+    problems = []
+    for line in lines:
+        cell, split = cell_of(line.data), split_of(line.data)
+        seen = known.setdefault(cell, (split, line.where))
+        if seen[0] != split:
+            day, modality, region = cell
+            problems.append(
+                f"{line.where}: counts {day} {modality} {region} {_described(split)}, but "
+                f"{seen[1]} counts the same day and kind of study {_described(seen[0])}: "
+                "the patients would be counted twice. Send a day's lines for one kind of "
+                "study split one way only"
+            )
+    return problems
+
+
+def _raise(source: Path, problems: list[str]) -> None:
+    shown = problems[:MAX_SHOWN]
+    more = f"\n  ... and {len(problems) - MAX_SHOWN} more" if len(problems) > MAX_SHOWN else ""
+    raise OffersError(
+        f"{source} has {len(problems)} bad line{'s' if len(problems) > 1 else ''}; "
+        f"nothing was imported. Fix them (the format is {SCHEMA}; version 1 lines are "
+        "valid too) and run `archive-builder offers` again:\n  " + "\n  ".join(shown) + more
+    )
+
+
+def _read_lines(source: Path) -> list[Line]:
+    """Every line of a ledger file, checked on its own; one OffersError lists every bad line."""
     try:
         text = source.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise OffersError(f"{source}: cannot read the offers ledger ({exc}).") from None
-    rows: list[dict[str, Any]] = []
+    lines: list[Line] = []
     problems: list[str] = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
+    for number, raw in enumerate(text.splitlines(), start=1):
+        if not raw.strip():
             continue
-        data, problem = _check_line(source, number, line)
+        data, problem = _check_line(f"{source}:{number}", raw)
         if problem:
             problems.append(problem)
         elif data is not None:
-            rows.append(data)
+            lines.append(Line(f"{source}:{number}", data))
     if problems:
-        shown = problems[:20]
-        more = f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
-        raise OffersError(
-            f"{source} has {len(problems)} bad line{'s' if len(problems) > 1 else ''}; "
-            "nothing was imported. Fix them (the format is offers.schema.json) and run "
-            "`archive-builder offers` again:\n  " + "\n  ".join(shown) + more
-        )
-    return rows
+        _raise(source, problems)
+    return lines
 
 
-def _key(row: dict[str, Any]) -> Key:
-    return (row["date"], row["modality"], row["anatomical_region"])
+def read_ledger_file(source: Path) -> list[dict[str, Any]]:
+    """Every line of a ledger file, checked, overlaps included; one OffersError lists them all."""
+    lines = _read_lines(source)
+    problems = _overlaps(lines, {})
+    if problems:
+        _raise(source, problems)
+    return [line.data for line in lines]
 
 
 def ledger_path(private: Path) -> Path:
@@ -101,15 +178,25 @@ def import_offers(ledger: Path, source: Path) -> tuple[int, int]:
 
     All or nothing: a bad line anywhere leaves the ledger as it was.
     """
-    incoming = read_ledger_file(source)
-    merged = {_key(r): r for r in load_ledger(ledger)}
+    incoming = _read_lines(source)
+    merged = {key_of(r): r for r in load_ledger(ledger)}
+    replaced_keys = {key_of(line.data) for line in incoming}
+    known = {
+        cell_of(r): (split_of(r), f"the archive's ledger (imported earlier, {r['date']})")
+        for k, r in merged.items()
+        if k not in replaced_keys
+    }
+    problems = _overlaps(incoming, known)
+    if problems:
+        _raise(source, problems)
     added = replaced = 0
-    for row in incoming:
-        if _key(row) in merged:
+    for line in incoming:
+        key = key_of(line.data)
+        if key in merged:
             replaced += 1
         else:
             added += 1
-        merged[_key(row)] = row
+        merged[key] = line.data
     text = "".join(json.dumps(merged[k], sort_keys=True) + "\n" for k in sorted(merged))
     ledger.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=ledger.parent)
@@ -117,16 +204,3 @@ def import_offers(ledger: Path, source: Path) -> tuple[int, int]:
         handle.write(text)
     Path(tmp).replace(ledger)
     return added, replaced
-
-
-def published_rows(rows: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-    """Rows as the catalog publishes them: no count below the threshold, ever."""
-    for row in sorted(rows, key=_key):
-        suppressed = any(row[c] < THRESHOLD for c in COUNTS)
-        yield {
-            "date": date.fromisoformat(row["date"]),
-            "modality": row["modality"],
-            "anatomical_region": row["anatomical_region"],
-            **{c: None if suppressed else row[c] for c in COUNTS},
-            "suppressed": suppressed,
-        }
