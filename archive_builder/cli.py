@@ -225,10 +225,12 @@ def verify(directory: Path) -> None:
 def offers(directory: Path, ledger: Path) -> None:
     """Import donation-rate counts (the portal's offers ledger, JSON Lines).
 
-    A line for a (date, modality, anatomical_region) already imported replaces
-    it. The exact counts stay in private/; `build` publishes
-    catalog/offers.parquet with every count below 5 suppressed. A bad line
-    anywhere imports nothing.
+    Version 1 and version 2 lines (with age_band and sex) are both accepted. A
+    line for a (date, modality, anatomical_region, age_band, sex) already
+    imported replaces it. The exact counts stay in private/; `build` publishes
+    the donation rate with 95% Wilson intervals (catalog/donation_rate.parquet
+    and .csv, the statistics and pilot pages), small counts withheld. A bad
+    line anywhere imports nothing.
     """
     added, replaced = pipeline.offers(open_archive(directory), ledger)
     click.echo(f"offers: {added} added, {replaced} replaced; run `build` to publish")

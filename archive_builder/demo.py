@@ -33,6 +33,11 @@ class DemoStudy:
     license: str = "CC-BY-4.0"
     as_zip: bool = False
 
+    @property
+    def modality(self) -> str:
+        """The modality its id names (``demo-head-ct-0001`` -> CT)."""
+        return self.donation_id.split("-")[2].upper()
+
 
 STUDIES = (
     DemoStudy(
@@ -158,12 +163,15 @@ def make_packages(out_dir: Path) -> list[Path]:
     return packages
 
 
-# The kinds of study the demo portal offered, with the share of patients who donated.
+# The kinds of study the demo portal offered: (modality, region, patients a day at most,
+# share who donate, typical age). Every kind of the demo's donations is among them.
 OFFERED_KINDS = (
-    ("CT", "HEAD", 0.34),
-    ("CT", "CHEST", 0.41),
-    ("MR", "BRAIN", 0.29),
-    ("CR", "CHEST", 0.22),
+    ("CT", "HEAD", 9, 0.34, 62),
+    ("CT", "CHEST", 9, 0.41, 64),
+    ("MR", "BRAIN", 6, 0.29, 48),
+    ("MR", "SHOULDER", 4, 0.30, 50),
+    ("CR", "CHEST", 10, 0.22, 55),
+    ("CR", "LEG", 5, 0.25, 35),
 )
 
 RELEASE_NOTES = """\
@@ -174,32 +182,58 @@ characteristics and clean descriptors.
 """
 
 
-def write_offers(path: Path, last_day: date = date(2026, 11, 2), days: int = 56) -> Path:
-    """A portal's offers ledger for ``days`` days up to ``last_day`` (fixed seed).
+def _band(age: int) -> str:
+    return "90+" if age >= 90 else f"{age // 10 * 10}-{age // 10 * 10 + 9}"
 
-    Some days offer only a few studies of a kind, so the published catalog shows
-    its small-count suppression at work.
+
+def write_offers(path: Path, last_day: date = date(2026, 11, 2), days: int = 42) -> Path:
+    """A portal's offers ledger (version 2 lines) for ``days`` days up to ``last_day``.
+
+    Made up with a fixed seed: each day, for each kind of study, a few patients
+    of some age and sex are offered the button and some donate; one line per
+    (day, kind, age band, sex) that had any. The demo's own donors are among
+    those who accepted on ``last_day``, the day of their consent. The first and
+    last months are short, so the published table shows its suppression at work.
     """
     rng = random.Random(20261102)  # noqa: S311 (made-up counts, not a secret)
-    lines = []
+    counts: dict[tuple[str, str, str, str, str], list[int]] = {}
+
+    def count(day: date, modality: str, region: str, age: int, sex: str, answer: str) -> None:
+        key = (day.isoformat(), modality, region, _band(age), sex)
+        cell = counts.setdefault(key, [0, 0, 0])
+        cell[0] += 1
+        cell[1] += answer == "accepted"
+        cell[2] += answer == "declined"
+
     for offset in range(days):
         day = last_day - timedelta(days=days - 1 - offset)
-        for modality, region, share in OFFERED_KINDS:
-            offered = rng.randint(2, 30)
-            accepted = sum(rng.random() < share for _ in range(offered))
-            declined = rng.randint(0, offered - accepted)
-            lines.append(
-                json.dumps(
-                    {
-                        "date": day.isoformat(),
-                        "modality": modality,
-                        "anatomical_region": region,
-                        "offered": offered,
-                        "accepted": accepted,
-                        "declined": declined,
-                    }
-                )
-            )
+        for modality, region, most, share, typical in OFFERED_KINDS:
+            for _ in range(rng.randint(0, most)):
+                age = min(max(int(rng.gauss(typical, 18)), 0), 97)
+                roll = rng.random()
+                answer = "accepted" if roll < share else "declined" if roll < 0.85 else "none"
+                sex = "O" if age > 17 and rng.random() < 0.015 else rng.choice("FM")
+                count(day, modality, region, age, sex, answer)
+    for study in STUDIES:
+        count(last_day, study.modality, study.region, study.age_years, study.sex, "accepted")
+    lines = [
+        json.dumps(
+            {
+                "schema_version": 2,
+                "date": day,
+                "modality": modality,
+                "anatomical_region": region,
+                "age_band": band,
+                "sex": sex,
+                "offered": offered,
+                "accepted": accepted,
+                "declined": declined,
+            }
+        )
+        for (day, modality, region, band, sex), (offered, accepted, declined) in sorted(
+            counts.items()
+        )
+    ]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path

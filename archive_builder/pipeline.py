@@ -26,6 +26,7 @@ from .release.registry import (
     load_withdrawals,
 )
 from .site import render_site
+from .site.pilot import intake_counts
 from .sitefiles import SiteWriter
 from .store import Committer, add_donation, create_superdataset, is_registered, recover, registered
 from .store.content import (
@@ -340,6 +341,7 @@ def build_site(archive: Archive, progress: Progress | None = None) -> BuildSumma
         withdrawals=withdrawals,
         offers=offers,
         cache=layout.root / ".cache",
+        intake=intake_counts(layout.logs / "ingest.jsonl"),
     )
     _write_sums(site)
     removed = site.finish()

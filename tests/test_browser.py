@@ -18,10 +18,12 @@ from browser_support import ARTIFACTS, CHROMIUM_ARGS, axe_source, chromium_path
 from conftest import run_cli
 
 from archive_builder.archive import open_archive
+from archive_builder.catalog import ledger_path, load_ledger
 from archive_builder.pipeline import stored_donations
 from archive_builder.release.model import ReleaseInfo, Withdrawal
 from archive_builder.serve import make_server, url_of
 from archive_builder.site import render_site
+from archive_builder.site.pilot import Intake
 from archive_builder.sitefiles import SiteWriter
 
 pytestmark = pytest.mark.browser
@@ -51,16 +53,8 @@ def site_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         site,
         releases=[release],
         withdrawals=[Withdrawal(WITHDRAWN, "2026-11-10")],
-        offers=[
-            {
-                "date": "2026-10-02",
-                "modality": "CT",
-                "anatomical_region": "HEAD",
-                "offered": 40,
-                "accepted": 10,
-                "declined": 30,
-            },
-        ],
+        offers=load_ledger(ledger_path(archive.layout.private)),  # the demo's, version 2
+        intake=Intake(refused=6),
     )
     server = make_server(archive.layout.site, port=0)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -122,6 +116,7 @@ PAGES = {
     "home": "index.html",
     "browse": "browse/index.html",
     "statistics": "statistics/index.html",
+    "pilot": "pilot/index.html",
     "releases": "releases/index.html",
     "catalog": "catalog/index.html",
     "methods": "methods/index.html",
@@ -215,3 +210,29 @@ def test_browse_works_without_javascript(site_url: str, browser: Any) -> None:
     assert not page.locator("#filters").is_visible()
     assert not page.get_by_role("button", name="Copy").first.is_visible()
     context.close()
+
+
+@pytest.mark.parametrize("path", ["statistics/index.html", "pilot/index.html"])
+def test_charts_have_text_alternatives(site_url: str, page: Watched, path: str) -> None:
+    page.page.goto(site_url + path)
+    charts = page.page.locator("svg[role=img]")
+    assert charts.count() >= 2
+    for i in range(charts.count()):
+        chart = charts.nth(i)
+        ids = (chart.get_attribute("aria-labelledby") or "").split()
+        assert len(ids) == 2
+        title, desc = (page.page.locator(f"[id='{x}']").text_content() or "" for x in ids)
+        assert title.strip() and len(desc) > 20, (title, desc)
+        # and the numbers as a table right after the figure
+        table = chart.locator("xpath=ancestor::figure/following-sibling::table[1]")
+        assert table.locator("caption").inner_text().endswith("the numbers")
+    if path.startswith("statistics"):
+        assert "Wilson score interval" in page.page.locator("main").inner_text()
+        ages = page.page.locator("table", has_text="Donation rate by age band")
+        assert "withheld to protect privacy" in ages.inner_text()
+        assert ages.locator("td", has_text="% to ").count() >= 1
+    else:
+        text = page.page.locator("main").inner_text()
+        assert "Primary outcome" in text and "Numerator" in text and "Denominator" in text
+        assert "Refused at ingest" in text and "withdrawn since" in text
+    assert page.errors == [] and page.foreign() == []

@@ -12,14 +12,14 @@ import pyarrow.parquet as pq
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from archive_builder.catalog import DONATIONS, INSTANCES, OFFERS, SERIES, write_catalogs
+from archive_builder.catalog import DONATION_RATE, DONATIONS, INSTANCES, SERIES, write_catalogs
 from archive_builder.config import ArchiveConfig
 from archive_builder.process import tool_env
 from archive_builder.release import ReleaseInfo, Withdrawal
 from archive_builder.sitefiles import SiteWriter
 from archive_builder.store.content import StoredDonation
 
-TABLES = (DONATIONS, SERIES, INSTANCES, OFFERS)
+TABLES = (DONATIONS, SERIES, INSTANCES, DONATION_RATE)
 CONFIG = ArchiveConfig(
     name="Synthetic Archive",
     description="Synthetic *rows*.",

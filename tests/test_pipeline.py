@@ -178,10 +178,18 @@ def test_the_demo_runs_twice_without_adding_anything(tmp_path: Path) -> None:
     changes = json.loads((target / "site/releases/1.0.0/changes.json").read_text())
     assert len(changes["added"]) == 7
     assert sorted(p.name for p in (target / "site/releases").iterdir()) == ["1.0.0", "index.html"]
-    offers = pq.read_table(target / "site/catalog/offers.parquet").to_pylist()
-    assert offers and any(row["offered"] is None for row in offers)  # small counts suppressed
-    assert any(row["offered"] and row["offered"] >= 5 for row in offers)
+    rates = pq.read_table(target / "site/catalog/donation_rate.parquet").to_pylist()
+    assert any(row["suppressed"] for row in rates)  # small counts withheld
+    by_group = {(row["breakdown"], row["group"]): row for row in rates}
+    overall = by_group[("overall", "all")]
+    # the portal's numbers make sense beside the archive's: its donors are among those who
+    # accepted, in the month of their consent, in each age band and sex
+    assert overall["numerator"] >= 7 and by_group[("month", "2026-11")]["numerator"] >= 7
+    assert {g for b, g in by_group if b == "age_band"} >= {"10-19", "60-69", "90+"}
     assert "Donation rate" in (target / "site/statistics/index.html").read_text()
+    assert "Primary outcome" in (target / "site/pilot/index.html").read_text()
+    # the donation rate is published in one current version, never frozen in a release
+    assert not list((target / "site/releases").rglob("donation_rate.*"))
     # the clone's own git sees nothing changed, and the superdataset's text is in git
     status = subprocess.run(
         ["git", "-C", str(target), "status", "--porcelain"], capture_output=True, text=True

@@ -166,8 +166,15 @@ def test_statistics_with_and_without_offers(tmp_path: Path) -> None:
     build(tmp_path, donations, offers=offers)
     page = read(tmp_path, "statistics/index.html")
     assert "No offers data yet" not in page
-    assert "Of 40 patients offered the donation button, 10 donated (25.0%)" in page
-    assert '<th scope="row">2026-10</th><td>25.0%</td>' in page
+    assert (
+        "From 2026-10-03 to 2026-10-20, 10 of the 40 patients offered the donation button "
+        "donated: 25.0% (95% CI 14.2% to 40.2%, Wilson score interval)." in page
+    )
+    assert '<th scope="row">2026-10</th><td>10</td><td>40</td><td>25.0%</td>' in page
+    # MR HEAD had 4 donors: withheld, and CT HEAD with it, or subtraction would show it
+    assert page.count("withheld to protect privacy</td>") == 2
+    pilot = read(tmp_path, "pilot/index.html")
+    assert "<dt>Numerator</dt>" in pilot and "14.2%" in pilot
 
 
 def test_sitemap_robots_and_canonical_links(tmp_path: Path) -> None:

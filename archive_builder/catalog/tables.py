@@ -159,28 +159,53 @@ INSTANCES = Table(
     ),
 )
 
-OFFERS = Table(
-    "offers",
-    "Donation-rate counts per day, modality and region; counts below 5 are suppressed.",
+DONATION_RATE = Table(
+    "donation_rate",
+    "The pilot's primary outcome: patients who donated among those offered the donation "
+    "button, overall and by month, modality, region, age band and sex, with 95% Wilson score "
+    "intervals. A row with fewer than 5 donors or non-donors, and the rows withheld with it so "
+    "that no withheld count can be worked out from the others, publish only their group.",
     (
-        Column("date", pa.date32(), "Day the donation button was shown."),
-        Column("modality", pa.string(), "DICOM Modality of the studies offered."),
-        Column("anatomical_region", pa.string(), "Examined region of the studies offered."),
         Column(
-            "offered",
+            "breakdown",
+            pa.string(),
+            "What the row groups by: overall, month, modality, anatomical_region, age_band, sex.",
+        ),
+        Column(
+            "group",
+            pa.string(),
+            "The group: all (overall), YYYY-MM, a DICOM Modality, a region, an age band "
+            "(0-9 ... 90+) or a sex (F, M, O). Age band and sex count only the offers the "
+            "portal reported with them.",
+        ),
+        Column(
+            "numerator",
             pa.int32(),
-            "Patients offered the button; empty when suppressed (fewer than 5).",
+            "Patients who accepted the offer (donated); empty when suppressed.",
         ),
         Column(
-            "accepted", pa.int32(), "Patients who donated; empty when suppressed (fewer than 5)."
+            "denominator",
+            pa.int32(),
+            "Patients offered the donation button; empty when suppressed.",
+        ),
+        Column("rate", pa.float64(), "numerator / denominator; empty when suppressed."),
+        Column(
+            "ci_lower",
+            pa.float64(),
+            "Lower bound of the 95% Wilson score interval of the rate; empty when suppressed.",
         ),
         Column(
-            "declined", pa.int32(), "Patients who declined; empty when suppressed (fewer than 5)."
+            "ci_upper",
+            pa.float64(),
+            "Upper bound of the 95% Wilson score interval of the rate; empty when suppressed.",
         ),
         Column(
-            "suppressed", pa.bool_(), "True when a count below 5 was withheld to protect privacy."
+            "suppressed",
+            pa.bool_(),
+            "True when the row's counts are withheld to protect privacy (a count below 5, "
+            "or withheld so that another cannot be worked out by subtraction).",
         ),
     ),
 )
 
-TABLES = (DONATIONS, SERIES, INSTANCES, OFFERS)
+TABLES = (DONATIONS, SERIES, INSTANCES, DONATION_RATE)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import ExitStack
 from pathlib import Path
@@ -16,8 +18,8 @@ from ..config import ArchiveConfig
 from ..release.model import ReleaseInfo, Withdrawal
 from ..sitefiles import SiteWriter
 from ..store.content import StoredDonation
-from .offers import published_rows
-from .tables import DONATIONS, INSTANCES, OFFERS, SCHEMA_VERSION, SERIES, Table
+from .rates import METHOD, Donor, donor_of, rate_table
+from .tables import DONATION_RATE, DONATIONS, INSTANCES, SCHEMA_VERSION, SERIES, Table
 
 BATCH_ROWS = 10_000
 
@@ -158,15 +160,17 @@ def write_catalogs(
     offers: Sequence[dict[str, Any]] | None = None,
     batch_rows: int = BATCH_ROWS,
 ) -> list[str]:
-    """donations, series and instances Parquet (and offers, when given) under ``folder``.
+    """donations, series and instances Parquet (and the donation rate, given offers).
 
     ``donations`` may be a generator: each donation is read once and its rows are
     flushed in batches, so memory does not grow with the archive. ``offers`` are
-    rows as :func:`archive_builder.catalog.offers.published_rows` makes them.
+    the lines of the private offers ledger; what is published of them is
+    :func:`archive_builder.catalog.rates.rate_table`, as Parquet and CSV.
     """
     added = release_added(releases)
     tables = (DONATIONS, SERIES, INSTANCES)
     paths = [f"{folder}/{t.filename}" for t in tables]
+    donors: list[Donor] = []
     with ExitStack() as stack:
         files = [stack.enter_context(site.open(p)) for p in paths]
         streams = [
@@ -178,6 +182,7 @@ def write_catalogs(
                 streams[0].add(donation_row(d, added.get(d.public_id)))
                 streams[1].extend(series_rows(d))
                 streams[2].extend(instance_rows(d))
+                donors.append(donor_of(d.record, d.modalities))
             for w in withdrawals:
                 streams[0].add(withdrawn_row(w, added.get(w.public_id)))
         finally:
@@ -186,13 +191,35 @@ def write_catalogs(
         for relpath, path in zip(paths, files, strict=True):
             _sidecar(site, relpath, path)
     if offers is not None:
-        paths.append(
-            write_table(
-                site,
-                f"{folder}/{OFFERS.filename}",
-                OFFERS,
-                published_rows(list(offers)),
-                metadata(config, OFFERS, release),
-            )
-        )
+        paths += write_donation_rate(config, site, folder, release, offers, donors)
     return paths
+
+
+def write_donation_rate(
+    config: ArchiveConfig,
+    site: SiteWriter,
+    folder: str,
+    release: str | None,
+    offers: Sequence[dict[str, Any]],
+    donors: Sequence[Donor],
+) -> list[str]:
+    """``donation_rate.parquet`` and the same rows as ``donation_rate.csv``, each with a sidecar."""
+    rows = [r.published() for r in rate_table(offers, donors)]
+    dates = sorted(str(line["date"]) for line in offers)
+    meta = metadata(config, DONATION_RATE, release)
+    meta.update(
+        {
+            b"method": METHOD.encode(),
+            b"period": (f"{dates[0]}/{dates[-1]}" if dates else "").encode(),
+        }
+    )
+    parquet = write_table(site, f"{folder}/{DONATION_RATE.filename}", DONATION_RATE, rows, meta)
+    out = io.StringIO()
+    writer = csv.DictWriter(out, [c.name for c in DONATION_RATE.columns], lineterminator="\n")
+    writer.writeheader()
+    writer.writerows({k: "" if v is None else v for k, v in row.items()} for row in rows)
+    relpath = f"{folder}/donation_rate.csv"
+    site.text(relpath, out.getvalue())
+    digest = hashlib.sha256(out.getvalue().encode("utf-8")).hexdigest()
+    site.text(relpath + ".sha256", f"{digest}  donation_rate.csv\n")
+    return [parquet, relpath]

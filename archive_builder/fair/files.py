@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from ..catalog import DONATIONS, INSTANCES, OFFERS, SERIES, Table, write_catalogs, write_table
+from ..catalog import INSTANCES, SERIES, TABLES, Table, write_catalogs, write_table
 from ..catalog.writer import instance_rows, metadata, series_rows
 from ..config import ArchiveConfig
 from ..release.model import ReleaseInfo, Withdrawal
@@ -155,7 +155,7 @@ def _catalog_croissant(
 ) -> dict[str, Any]:
     files = [
         ParquetFile(t, f"catalog/{t.filename}", _sha256(site, f"{folder}catalog/{t.filename}"))
-        for t in (DONATIONS, SERIES, INSTANCES, OFFERS)
+        for t in TABLES
         if (site.root / f"{folder}catalog/{t.filename}").is_file()
     ]
     return croissant(

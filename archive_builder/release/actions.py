@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 
 from .. import keys
 from ..archive import Archive, Layout, locked
-from ..catalog import ledger_path, load_ledger
 from ..fair import (
     credentials_from_env,
     register_release_dois,
@@ -130,6 +129,12 @@ def _freeze(
     releases: list[ReleaseInfo],
     donations: list[StoredDonation],
 ) -> None:
+    """The release's catalogs and descriptors, without the donation rate.
+
+    The donation rate is the pilot's running outcome, published in one current
+    version only: two versions of the same counts, suppressed differently,
+    could be subtracted from each other.
+    """
     layout = archive.layout
     folder = layout.releases / info.version
     if folder.exists():
@@ -143,7 +148,6 @@ def _freeze(
         frozen,
         releases=releases,
         withdrawals=load_withdrawals(layout.datasets),
-        offers=load_ledger(ledger_path(layout.private)),
         folder=f"{info.version}/",
     )
     changed = changes(info, previous.version if previous else None)

@@ -21,7 +21,7 @@ from ..fair import LICENSES, dataset_jsonld
 from ..release.model import ReleaseInfo, Withdrawal
 from ..sitefiles import SiteWriter
 from ..store.content import StoredDonation
-from . import stats
+from . import pilot, stats
 from .facts import (
     FACETS,
     UNRELEASED,
@@ -52,7 +52,7 @@ DESCRIPTORS = (
     ("Croissant", "croissant.json"),
     ("RO-Crate", "ro-crate-metadata.json"),
 )
-PAGES = ("", "browse/", "statistics/", "releases/", "catalog/", "methods/", "donors/")
+PAGES = ("", "browse/", "statistics/", "pilot/", "releases/", "catalog/", "methods/", "donors/")
 
 
 def templates_dir() -> Path:
@@ -301,11 +301,14 @@ def render_site(
     withdrawals: Sequence[Withdrawal] = (),
     offers: Sequence[Mapping[str, Any]] | None = None,
     cache: Path | None = None,
+    intake: pilot.Intake | None = None,
 ) -> None:
     """Write every page of the site into ``site``.
 
-    ``offers``: rows of the offers table (date, modality, anatomical_region,
-    offered, accepted, declined, ...), or None before any were recorded.
+    ``offers``: lines of the private offers ledger (date, modality, anatomical_region,
+    offered, accepted, declined, ...), or None before any were recorded; the
+    pages show only what :func:`archive_builder.catalog.rate_table` publishes.
+    ``intake``: counts from the private ingest log, for the pilot report.
     ``cache``: a folder outside the site for page keys, previews and search
     shards; with it, a rebuild renders only what changed.
     """
@@ -375,13 +378,8 @@ def render_site(
     for w in withdrawals:
         r.page(f"datasets/{w.public_id}/index.html", "tombstone.html", w, w=w)
 
-    charts = stats.charts(rows, offers)
-    r.page(
-        "statistics/index.html",
-        "statistics.html",
-        charts,
-        charts=charts,
-    )
+    for path, template, values in pilot.pages(rows, donations, offers, withdrawals, intake):
+        r.page(path, template, values, **values)
     release_views = [
         {
             "release": rel,

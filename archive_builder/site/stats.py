@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
+from ..catalog import Rate
 from ..store.content import StoredDonation
-from .charts import Chart, counts_chart
+from .charts import Chart, Interval, IntervalChart, counts_chart
 from .facts import AGE_BANDS, Row
 
 SEXES = (("F", "female"), ("M", "male"), ("O", "other"))
@@ -38,30 +39,91 @@ def over_time(rows: Sequence[Row]) -> Chart:
     )
 
 
-def donation_rate(offers: Sequence[Mapping[str, Any]] | None) -> Chart | None:
-    """Accepted offers as a percentage of offers made, per month; None without offers data."""
-    if not offers:
+BREAKDOWN_TITLES = {
+    "month": "Donation rate per month",
+    "modality": "Donation rate by modality",
+    "anatomical_region": "Donation rate by anatomical region",
+    "age_band": "Donation rate by age band",
+    "sex": "Donation rate by sex",
+}
+SEX_NAMES = dict(SEXES)
+
+
+def percent(value: float) -> str:
+    return f"{100 * value:.1f}%"
+
+
+def label(breakdown: str, group: str) -> str:
+    return SEX_NAMES.get(group, group) if breakdown == "sex" else group
+
+
+def rate_chart(breakdown: str, rates: Sequence[Rate]) -> IntervalChart:
+    """One breakdown as an interval chart, with a sentence that a screen reader reads first."""
+    groups = tuple(
+        Interval(label(breakdown, r.group), None, None, None)
+        if r.suppressed
+        else Interval(
+            label(breakdown, r.group),
+            r.rate,
+            *r.interval,
+            note=f"{r.accepted} of {r.offered}",
+        )
+        for r in rates
+    )
+    shown = [g for g in groups if g.rate is not None]
+    withheld = len(groups) - len(shown)
+    summary = f"{len(groups)} group{'' if len(groups) == 1 else 's'}"
+    if shown:
+        high = max(shown, key=lambda g: g.rate or 0.0)
+        low = min(shown, key=lambda g: g.rate or 0.0)
+        summary += (
+            f"; highest {high.label} {percent(high.rate or 0.0)} "
+            f"(95% CI {percent(high.lower or 0.0)} to {percent(high.upper or 0.0)}), "
+            f"lowest {low.label} {percent(low.rate or 0.0)} "
+            f"(95% CI {percent(low.lower or 0.0)} to {percent(low.upper or 0.0)})"
+        )
+    if withheld:
+        summary += f"; {withheld} withheld to protect privacy"
+    return IntervalChart(f"rate-{breakdown}", BREAKDOWN_TITLES[breakdown], summary + ".", groups)
+
+
+def rate_charts(rates: Sequence[Rate]) -> list[IntervalChart]:
+    return [
+        rate_chart(breakdown, [r for r in rates if r.breakdown == breakdown])
+        for breakdown in BREAKDOWN_TITLES
+        if any(r.breakdown == breakdown for r in rates)
+    ]
+
+
+def primary(rates: Sequence[Rate], period: tuple[str, str] | None) -> dict[str, Any] | None:
+    """The overall row, as the pages state it; None without offers."""
+    overall = next((r for r in rates if r.breakdown == "overall"), None)
+    if overall is None or period is None:
         return None
-    offered: dict[str, int] = defaultdict(int)
-    accepted: dict[str, int] = defaultdict(int)
-    for line in offers:
-        month = str(line["date"])[:7]
-        offered[month] += int(line["offered"])
-        accepted[month] += int(line["accepted"])
-    months = tuple(sorted(offered))
-    rates = tuple(100.0 * accepted[m] / offered[m] if offered[m] else 0.0 for m in months)
-    total_offered, total_accepted = sum(offered.values()), sum(accepted.values())
-    overall = 100.0 * total_accepted / total_offered if total_offered else 0.0
-    summary = (
-        f"Of {total_offered} patients offered the donation button, {total_accepted} donated "
-        f"({overall:.1f}%), over {len(months)} month{'' if len(months) == 1 else 's'}."
+    result: dict[str, Any] = {"suppressed": overall.suppressed, "period": period}
+    if overall.suppressed:
+        result["sentence"] = (
+            f"From {period[0]} to {period[1]} too few patients were offered the donation "
+            "button, or too few answered either way, to publish the donation rate."
+        )
+        return result
+    lower, upper = overall.interval
+    result.update(
+        accepted=overall.accepted,
+        offered=overall.offered,
+        rate=percent(overall.rate),
+        lower=percent(lower),
+        upper=percent(upper),
+        sentence=(
+            f"From {period[0]} to {period[1]}, {overall.accepted} of the {overall.offered} "
+            f"patients offered the donation button donated: {percent(overall.rate)} "
+            f"(95% CI {percent(lower)} to {percent(upper)}, Wilson score interval)."
+        ),
     )
-    return Chart(
-        "rate", "Donation rate per month", summary, months, (("donation rate", rates),), unit="%"
-    )
+    return result
 
 
-def charts(rows: Sequence[Row], offers: Sequence[Mapping[str, Any]] | None) -> dict[str, Any]:
+def charts(rows: Sequence[Row], rates: Sequence[Rate]) -> dict[str, Any]:
     modalities = Counter(m for r in rows for m in r.modalities)
     regions = Counter(r.region for r in rows)
     return {
@@ -73,7 +135,7 @@ def charts(rows: Sequence[Row], offers: Sequence[Mapping[str, Any]] | None) -> d
             "region", "Donations by anatomical region", "donations", sorted(regions.items())
         ),
         "months": over_time(rows),
-        "rate": donation_rate(offers),
+        "rates": rate_charts(rates),
     }
 
 
