@@ -20,6 +20,7 @@ from .catalog import import_offers, ledger_path, load_ledger, write_catalogs
 from .deid import DeidError, Donor, LeakError, age_string, deidentify_study
 from .fair import write_archive_files
 from .intake import IntakeError, Package, open_package
+from .release.freeze import retire_offers
 from .release.model import ReleaseInfo
 from .release.registry import (
     load_releases,
@@ -331,6 +332,7 @@ def build_site(archive: Archive, progress: Progress | None = None) -> BuildSumma
         offers=offers,
     )
     write_archive_files(archive.config, donations, site, releases=releases)
+    retire_offers(archive.config, layout.releases, history, donations)
     _copy_frozen_releases(layout, site)
     render_site(
         archive.config,

@@ -308,3 +308,28 @@ def test_hostile_ledgers_leave_no_withheld_count_recoverable(tmp_path: Path, see
     donations = _donors_for(ledger, seed)
     site = _publish(tmp_path, ledger, donations, pages=False)
     assert attack(site, ledger, donations) == []
+
+
+def test_per_day_offers_frozen_by_older_releases_are_retired(tmp_path: Path) -> None:
+    """A release made before the donation rate froze offers per day: a build takes them out."""
+    import pyarrow as pa
+
+    from archive_builder.fair import write_release_files
+    from archive_builder.release.freeze import retire_offers
+    from archive_builder.release.model import ReleaseInfo
+
+    donations = [donation(n) for n in range(3)]
+    info = ReleaseInfo("1.0.0", "2026-11-01", "First.", added=tuple(d.public_id for d in donations))
+    releases = tmp_path / "releases"
+    write_release_files(CONFIG, donations, info, None, SiteWriter(releases), folder="1.0.0/")
+    legacy = releases / "1.0.0/catalog/offers.parquet"
+    day_rows = [{"date": "2026-11-02", "offered": None, "accepted": None, "suppressed": True}]
+    pq.write_table(pa.Table.from_pylist(day_rows), legacy)
+    legacy.with_name("offers.parquet.sha256").write_text("0  offers.parquet\n")
+    croissant = (releases / "1.0.0/croissant.json").read_text()
+    history = [(info, {d.public_id: "0" * 40 for d in donations})]
+    assert retire_offers(CONFIG, releases, history, donations) == ["1.0.0"]
+    assert not list(releases.rglob("offers.parquet*"))
+    assert (releases / "1.0.0/catalog/donations.parquet").is_file()  # the rest stays frozen
+    assert (releases / "1.0.0/croissant.json").read_text() == croissant
+    assert retire_offers(CONFIG, releases, history, donations) == []

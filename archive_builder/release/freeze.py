@@ -16,7 +16,14 @@ from pathlib import Path
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from ..config import ArchiveConfig
+from ..fair import write_release_descriptors
+from ..sitefiles import SiteWriter
+from ..store.content import StoredDonation
 from .model import ReleaseInfo
+
+# The per-day offers table that releases froze before the donation rate replaced it.
+LEGACY_OFFERS = ("catalog/offers.parquet", "catalog/offers.parquet.sha256")
 
 
 def changes(info: ReleaseInfo, previous: str | None) -> dict[str, object]:
@@ -55,4 +62,38 @@ def scrub(release_dir: Path, public_id: str, day: str) -> bool:
     if touched and not any(item["public_id"] == public_id for item in listed):
         listed.append({"public_id": public_id, "withdrawn": day})
         withdrawn_file.write_text(json.dumps(listed, indent=1) + "\n", encoding="utf-8")
+    return touched
+
+
+def retire_offers(
+    config: ArchiveConfig,
+    releases_dir: Path,
+    history: list[tuple[ReleaseInfo, dict[str, str]]],
+    donations: list[StoredDonation],
+) -> list[str]:
+    """Remove the per-day offers table from every frozen release; return the versions touched.
+
+    Its suppressed rows, beside the donation rate the site now publishes, could be
+    worked out by subtraction; like a withdrawal, this reaches every frozen copy,
+    and the release's descriptors are written again without the table.
+    """
+    touched = []
+    for index, (info, recorded) in enumerate(history):
+        folder = releases_dir / info.version
+        present = [folder / name for name in LEGACY_OFFERS if (folder / name).is_file()]
+        if not present:
+            continue
+        for path in present:
+            path.unlink()
+        previous = history[index - 1][0] if index else None
+        kept = [d for d in donations if d.public_id in recorded]
+        write_release_descriptors(
+            config,
+            kept,
+            info,
+            previous,
+            SiteWriter(releases_dir, keep_prefixes=()),
+            folder=f"{info.version}/",
+        )
+        touched.append(info.version)
     return touched
