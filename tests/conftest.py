@@ -18,17 +18,17 @@ from click.testing import CliRunner, Result
 
 from archive_builder.cli import main
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+DATA = Path(__file__).resolve().parent / "data"
 
 
 def shared_file(relative: str) -> Path:
-    """A file from ../shared/, or skip with the reason (CI makes sure it is there)."""
-    path = SHARED / relative
-    if not path.exists():
-        reason = f"{path} is absent: the standards copies live in ../shared/ beside the repo"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason + " (CI must never skip these checks)")
-        pytest.skip(reason)
+    """A copy of a standard or contract file from ``tests/data/`` (each with a SOURCE beside it).
+
+    The copies ship in the repository, so every validator runs on a fresh clone
+    with nothing beside it.
+    """
+    path = DATA / relative
+    assert path.is_file(), f"{path} is missing from the repository: see tests/data/*.SOURCE"
     return path
 
 

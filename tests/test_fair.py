@@ -286,7 +286,7 @@ def test_croissant_over_the_catalogs_loads_their_rows(site: Path, release_site: 
 
 
 def _seed_cache(cache: Path) -> None:
-    """Put the RO-Crate contexts from ../shared into the validator's HTTP cache."""
+    """Put the RO-Crate contexts (tests/data copies) into the validator's HTTP cache."""
     import requests
     from requests_cache import CachedSession
 

