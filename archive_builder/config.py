@@ -47,6 +47,7 @@ class ArchiveConfig:
     base_url: str
     license: str
     doi_prefix: str | None = None
+    doi_per_donation: bool = False  # register a DOI for each donation too (needs doi_prefix)
     limits: Limits = field(default_factory=Limits)
 
     @property
@@ -63,7 +64,7 @@ _FIELDS: dict[str, str] = {
     "base_url": "the public URL the site is served from, e.g. https://data.example.org/",
     "license": f"the default licence, one of {', '.join(LICENSES)}",
 }
-_OPTIONAL = {"doi_prefix"}
+_OPTIONAL = {"doi_prefix", "doi_per_donation"}
 _LIMIT_FIELDS = {f for f in Limits.__dataclass_fields__}
 
 
@@ -133,6 +134,15 @@ def parse_config(data: dict[str, Any], text: str, path: Path) -> ArchiveConfig:
         not isinstance(doi_prefix, str) or not _DOI_PREFIX.match(doi_prefix)
     ):
         problem("doi_prefix", f"{doi_prefix!r} is not a DOI prefix such as 10.12345")
+    per_donation = data.get("doi_per_donation", False)
+    if not isinstance(per_donation, bool):
+        problem("doi_per_donation", "must be true or false")
+        per_donation = False
+    elif per_donation and doi_prefix is None:
+        problem(
+            "doi_per_donation",
+            "needs doi_prefix: set doi_prefix to your DataCite prefix, or remove this line",
+        )
 
     limits = Limits()
     raw_limits = data.get("limits", {})
@@ -160,7 +170,9 @@ def parse_config(data: dict[str, Any], text: str, path: Path) -> ArchiveConfig:
         raise ConfigError(
             f"{path} has {count} problem{'s' if count > 1 else ''}:\n  " + "\n  ".join(problems)
         )
-    return ArchiveConfig(doi_prefix=doi_prefix, limits=limits, **values)
+    return ArchiveConfig(
+        doi_prefix=doi_prefix, doi_per_donation=per_donation, limits=limits, **values
+    )
 
 
 def render_config(
@@ -206,6 +218,8 @@ license = {quoted(license)}
 
 # With a DataCite prefix, releases get DOIs under it.
 # doi_prefix = "10.12345"
+# If your DataCite membership allows it, each donation gets a DOI too (registered at release).
+# doi_per_donation = true
 
 # Sizes past which a package is refused before it is read.
 [limits]

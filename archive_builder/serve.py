@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import functools
 import http.server
+import os
+import urllib.parse
 from pathlib import Path
 
 from .errors import ArchiveError
+from .mediatypes import content_type
+from .site.signposting import read_headers
 
 
 class ServeError(ArchiveError, OSError):
@@ -14,13 +18,20 @@ class ServeError(ArchiveError, OSError):
 
 
 class _Handler(http.server.SimpleHTTPRequestHandler):
-    extensions_map = {  # noqa: RUF012 (the base class defines it so)
-        **http.server.SimpleHTTPRequestHandler.extensions_map,
-        ".parquet": "application/vnd.apache.parquet",
-        ".cff": "text/yaml; charset=utf-8",
-        ".md": "text/markdown; charset=utf-8",
-        "": "application/octet-stream",
-    }
+    headers_by_path: dict[str, list[tuple[str, str]]]  # the site's _headers, per URL path
+
+    def guess_type(self, path: str | os.PathLike[str]) -> str:
+        return content_type(os.fspath(path))
+
+    def end_headers(self) -> None:
+        """Send the ``_headers`` rule of the requested path (its FAIR Signposting links)."""
+        path = urllib.parse.urlsplit(self.path).path
+        rule = self.headers_by_path.get(path) or self.headers_by_path.get(
+            path.removesuffix("index.html") if path.endswith("/index.html") else ""
+        )
+        for name, value in rule or ():
+            self.send_header(name, value)
+        super().end_headers()
 
     def log_message(self, format: str, *args: object) -> None:  # quiet by default
         pass
@@ -29,7 +40,8 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
 def make_server(site: Path, port: int = 8000) -> http.server.ThreadingHTTPServer:
     if not (site / "index.html").is_file():
         raise ServeError(f"{site} holds no built site; run `archive-builder build` first.")
-    handler = functools.partial(_Handler, directory=str(site))
+    handler_class = type("Handler", (_Handler,), {"headers_by_path": read_headers(site)})
+    handler = functools.partial(handler_class, directory=str(site))
     try:
         return http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
     except OSError as exc:

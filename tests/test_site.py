@@ -26,6 +26,13 @@ def read(root: Path, relpath: str) -> str:
     return (root / "site" / relpath).read_text(encoding="utf-8")
 
 
+# <link> relations that name an identifier (FAIR Signposting) and load nothing; a page's
+# describedby, item and linkset links point to its own files, so they stay relative.
+IDENTIFIER_LINKS = {
+    f"link:{rel}" for rel in ("canonical", "cite-as", "type", "license", "author", "collection")
+}
+
+
 class Links(HTMLParser):
     def __init__(self) -> None:
         super().__init__()
@@ -75,8 +82,8 @@ def test_links_are_relative_and_resources_local(tmp_path: Path) -> None:
         parser.feed(page.read_text(encoding="utf-8"))
         for tag, _attribute, value in parser.links:
             assert not value.startswith("/"), f"{page}: {value} is root-relative"
-            if tag.startswith("a:") or tag == "link:canonical":
-                continue  # links a reader follows; loading nothing
+            if tag.startswith("a:") or tag in IDENTIFIER_LINKS:
+                continue  # links a reader follows, or identifiers (signposting); loading nothing
             assert not re.match(r"^[a-z]+:", value) or value == "data:,", f"{page}: loads {value}"
         text = page.read_text(encoding="utf-8")
         assert "Content-Security-Policy" in text and "default-src 'self'" in text
@@ -135,7 +142,7 @@ def test_releases_and_tombstones(tmp_path: Path) -> None:
     assert gone not in read(tmp_path, "browse/index.json")
     assert gone not in read(tmp_path, "sitemap.xml")
     kept = read(tmp_path, f"datasets/{donations[0].public_id}/index.html")
-    assert 'releases/index.html#release-1.0.0">1.0.0</a>' in kept
+    assert 'releases/1.0.0/index.html">1.0.0</a>' in kept
     assert "Release 1.1.0</a> of 2026-11-15" in read(tmp_path, "index.html")
 
 

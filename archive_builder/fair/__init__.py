@@ -24,7 +24,7 @@ from .files import (
     write_release_files,
 )
 from .licenses import LICENSES, License, license_text
-from .schemaorg import dataset_jsonld
+from .schemaorg import archive_jsonld, dataset_jsonld, release_jsonld
 from .text import to_html, to_plain
 
 __all__ = [
@@ -36,6 +36,7 @@ __all__ = [
     "Registration",
     "archive_citable",
     "archive_datacite",
+    "archive_jsonld",
     "concept_doi",
     "credentials_from_env",
     "datacite_xml",
@@ -46,6 +47,7 @@ __all__ = [
     "register_release_dois",
     "release_datacite",
     "release_doi",
+    "release_jsonld",
     "render_bibtex",
     "render_cff",
     "render_ris",

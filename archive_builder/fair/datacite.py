@@ -42,8 +42,12 @@ def release_doi(config: ArchiveConfig, release: ReleaseInfo) -> str | None:
     return f"{concept}.v{release.version}" if concept else None
 
 
-def donation_doi(config: ArchiveConfig, donation: StoredDonation) -> str | None:
-    return f"{config.doi_prefix}/{donation.public_id}" if config.doi_prefix else None
+def donation_doi(config: ArchiveConfig, donation: StoredDonation | str) -> str | None:
+    """A donation's own DOI (by donation or public id), only when ``doi_per_donation`` is set."""
+    if not (config.doi_prefix and config.doi_per_donation):
+        return None
+    public_id = donation if isinstance(donation, str) else donation.public_id
+    return f"{config.doi_prefix}/{public_id}"
 
 
 def _common(config: ArchiveConfig, url: str, doi: str | None, year: str) -> dict[str, Any]:

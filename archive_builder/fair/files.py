@@ -26,6 +26,7 @@ from .datacite import (
     release_doi,
 )
 from .dcat import dcat_graph, dcat_jsonld, dcat_turtle
+from .landing import donation_versions
 from .licenses import license_text
 from .rocrate import ro_crate
 
@@ -69,9 +70,17 @@ def _parquet(
 
 
 def write_donation_files(
-    config: ArchiveConfig, donation: StoredDonation, site: SiteWriter, version: str | None = None
+    config: ArchiveConfig,
+    donation: StoredDonation,
+    site: SiteWriter,
+    version: str | None = None,
+    date: str | None = None,
 ) -> None:
-    """Everything in ``datasets/<public-id>/`` except the page: descriptors and citations."""
+    """Everything in ``datasets/<public-id>/`` except the page: descriptors and citations.
+
+    ``version``: the latest release that added or revised the donation; ``date``:
+    the day it was first released (both None before its first release).
+    """
     pid = donation.public_id
     folder = f"datasets/{pid}/"
     record = donation.record
@@ -93,6 +102,8 @@ def write_donation_files(
         license=record["license"],
         year=year,
         doi=donation_doi(config, donation),
+        version=version,
+        date=date,
         repository=f"{config.base_url}store/",
         keywords=("medical imaging", "DICOM", *donation.modalities),
     )
@@ -127,8 +138,8 @@ def write_donation_files(
                 license=record["license"],
                 files=files,
                 cite_as=render_bibtex(citable),
-                version="1.0.0",
-                date_published=record["consent"]["month"] + "-01",
+                version=_semver(version),
+                date_published=date or record["consent"]["month"] + "-01",
                 keywords=keywords,
             )
         ),
@@ -142,7 +153,7 @@ def write_donation_files(
                 description=description,
                 url=url,
                 license=record["license"],
-                date_published=record["consent"]["month"] + "-01",
+                date_published=date or record["consent"]["month"] + "-01",
                 keywords=keywords,
                 files=DONATION_FILES,
             )
@@ -216,8 +227,10 @@ def write_archive_files(
     site.text("dcat.ttl", dcat_turtle(graph))
     site.text("dcat.jsonld", dcat_jsonld(graph))
     site.text("croissant.json", _json(_catalog_croissant(config, site, "", citable, None)))
+    versions = donation_versions(releases)
     for donation in donations:
-        write_donation_files(config, donation, site)
+        date, version = versions.get(donation.public_id, (None, None))
+        write_donation_files(config, donation, site, version, date)
 
 
 def write_release_files(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from importlib import resources
@@ -17,7 +16,17 @@ import jinja2
 from .. import __version__
 from ..catalog import TABLES
 from ..config import ArchiveConfig
-from ..fair import LICENSES, dataset_jsonld
+from ..fair import LICENSES
+from ..fair.landing import (
+    LandingPage,
+    archive_page,
+    donation_page,
+    donation_versions,
+    files_in,
+    measure,
+    tombstone_page,
+)
+from ..fair.schemaorg import archive_jsonld, dataset_jsonld
 from ..release.model import ReleaseInfo, Withdrawal
 from ..sitefiles import SiteWriter
 from ..store.content import StoredDonation
@@ -35,7 +44,9 @@ from .facts import (
 from .markup import safe_markdown
 from .pagecache import PageCache, fingerprint
 from .previews import PREVIEW_VERSION, middle_instance, preview_for
+from .releasepages import render_release_pages
 from .search import search_document, write_search
+from .signposting import write_signposting
 
 STATIC = ("style.css", "browse.js", "copy.js")
 PAGE_SIZE = 100
@@ -154,6 +165,7 @@ class _Renderer:
         self.cache_dir = cache
         salt = fingerprint(templates_fingerprint(overrides), config)
         self.pages = PageCache(site, cache / "site" if cache else None, salt)
+        self.landing: list[LandingPage] = []  # every page with an identifier, for signposting
 
     def context(self, path: str) -> dict[str, Any]:
         depth = path.count("/")
@@ -194,12 +206,8 @@ class _Renderer:
         )
 
 
-def _descriptor_files(site: SiteWriter, public_id: str) -> list[tuple[str, str]]:
+def _descriptor_files(names: set[str]) -> list[tuple[str, str]]:
     """(label, file name) of the descriptors another stage wrote for a donation."""
-    try:
-        names = set(os.listdir(site.root / "datasets" / public_id))  # noqa: PTH208 (one call)
-    except FileNotFoundError:
-        return []
     return [(label, name) for label, name in DESCRIPTORS if name in names]
 
 
@@ -251,15 +259,21 @@ def _donation(
     donation: StoredDonation,
     row: Row,
     first_release: ReleaseInfo | None,
+    version: tuple[str, str] | None,
 ) -> None:
     pid = donation.public_id
     series = donation.series
     previews = _previews(r, donation, series)
     citation = donation_citation_text(r.config, pid, first_release)
-    descriptors = _descriptor_files(r.site, pid)
+    folder = f"datasets/{pid}/"
+    files = files_in(r.site.root, folder)
+    descriptors = _descriptor_files(files)
     present = {name for _, name in descriptors}
+    landing = donation_page(r.config, donation, files)
+    r.landing.append(landing)
+    date, number = version or (None, "unreleased")
     # Those files are written earlier in this build, and only rewritten when they change.
-    changed = [name for name in present if f"datasets/{pid}/{name}" in r.site.changed]
+    changed = sorted(name for name in files if folder + name in r.site.changed)
     inputs = (
         donation.record,
         donation.report,
@@ -271,13 +285,15 @@ def _donation(
         descriptors,
         previews,
         changed,
+        landing,
+        version,
     )
     r.page(
         f"datasets/{pid}/index.html",
         "donation.html",
         inputs,
         lambda: {
-            "jsonld": dataset_jsonld(r.config, donation),
+            "jsonld": dataset_jsonld(r.config, donation, landing, r.site.root, number, date),
             "citations": _citation_formats(r.site, pid, citation, present),
         },
         d=donation,
@@ -289,6 +305,7 @@ def _donation(
         commands=clone_commands(r.config, pid),
         license=LICENSES[donation.record["license"]],
         descriptors=descriptors,
+        signposts=landing.head_links(r.config.base_url),
     )
 
 
@@ -333,10 +350,16 @@ def render_site(
     }
     latest_citation = archive_citation_text(config, latest)
     recent = sorted(rows, key=lambda row: (row.month, row.public_id), reverse=True)[:RECENT]
+    home = archive_page(config, files_in(site.root, ""))
+    r.landing.append(home)
+    months = sorted({row.month for row in rows})
+    measured = [measure(site.root, item) for item in home.items]
     r.page(
         "index.html",
         "index.html",
-        (totals, latest, latest_citation, recent),
+        (totals, latest, latest_citation, recent, home, measured, ordered, months),
+        lambda: {"jsonld": archive_jsonld(config, home, site.root, ordered, months)},
+        signposts=home.head_links(config.base_url),
         totals=totals,
         recent=recent,
         latest=latest,
@@ -372,11 +395,20 @@ def render_site(
             total=len(rows),
             shards=" ".join(map(str, shards)),
         )
+    versions = donation_versions(ordered)
     for donation, row in zip(donations, rows, strict=True):
         first = by_version.get(row.release) if row.release != UNRELEASED else None
-        _donation(r, donation, row, first)
+        _donation(r, donation, row, first, versions.get(donation.public_id))
     for w in withdrawals:
-        r.page(f"datasets/{w.public_id}/index.html", "tombstone.html", w, w=w)
+        tomb = tombstone_page(config, w)
+        r.landing.append(tomb)
+        r.page(
+            f"datasets/{w.public_id}/index.html",
+            "tombstone.html",
+            (w, tomb),
+            w=w,
+            signposts=tomb.head_links(config.base_url),
+        )
 
     for path, template, values in pilot.pages(rows, donations, offers, withdrawals, intake):
         r.page(path, template, values, **values)
@@ -395,6 +427,8 @@ def render_site(
         releases=release_views,
         withdrawn=withdrawn,
     )
+    citations = {rel.version: archive_citation_text(config, rel) for rel in ordered}
+    r.landing += render_release_pages(r, ordered, rows, citations, withdrawn)
     r.page("catalog/index.html", "catalog.html", [repr(t) for t in TABLES], tables=TABLES)
     methods = stats.methods_facts(donations)
     r.page(
@@ -415,6 +449,7 @@ def render_site(
     for name in STATIC:
         r.static(name)
     site.text("README.md", r.env.get_template("site-README.md").render() + "\n")
+    write_signposting(r.pages, site, config.base_url, r.landing)
     r.pages.save()
 
 

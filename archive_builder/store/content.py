@@ -17,6 +17,8 @@ from typing import Any
 
 from pydicom.dataset import Dataset
 
+from .objects import dataset_id
+
 RECORD = "donation.json"
 REPORT = "deid-report.json"
 INSTANCES = "instances.json"
@@ -124,6 +126,7 @@ class StoredDonation:
     record: dict[str, Any]
     report: dict[str, Any]
     instances: list[dict[str, Any]]
+    dataset_id: str | None = None  # DataLad's id: where the store keeps the files
 
     @property
     def series(self) -> list[dict[str, Any]]:
@@ -167,4 +170,6 @@ def read_donation(path: Path) -> StoredDonation:
     def load(name: str) -> Any:
         return json.loads((path / name).read_text(encoding="utf-8"))
 
-    return StoredDonation(path.name, path, load(RECORD), load(REPORT), load(INSTANCES))
+    return StoredDonation(
+        path.name, path, load(RECORD), load(REPORT), load(INSTANCES), dataset_id(path)
+    )
