@@ -26,10 +26,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from browser_support import CHROMIUM_ARGS
 from site_data import CONFIG, donation
 
+from archive_builder.release.model import ReleaseInfo
 from archive_builder.serve import make_server, url_of
 from archive_builder.site import render_site
 from archive_builder.sitefiles import SiteWriter
 
+# A first release of the first 5,000 donations: release pages and donation versions render too.
+RELEASES = [
+    ReleaseInfo(
+        "1.0.0",
+        "2026-10-01",
+        "First release.",
+        added=tuple(donation(i).public_id for i in range(5000)),
+    )
+]
 TYPE_QUERY = """(query) => new Promise((resolve) => {
   const status = document.getElementById("status");  // set last, once results are shown
   const t0 = performance.now();
@@ -44,7 +54,7 @@ TYPE_QUERY = """(query) => new Promise((resolve) => {
 def timed_build(root: Path, donations: list[Any], cache: Path | None) -> tuple[float, int]:
     start = time.perf_counter()
     site = SiteWriter(root)
-    render_site(CONFIG, donations, site, cache=cache)
+    render_site(CONFIG, donations, site, releases=RELEASES, cache=cache)
     site.finish()
     return time.perf_counter() - start, len(site.changed)
 
@@ -120,6 +130,13 @@ def main() -> None:
                 f"{changed} files rewritten",
             )
         )
+        first = donation(1).public_id
+        for label, relpath in (
+            ("donation page (3 DICOM files), bytes", f"datasets/{first}/index.html"),
+            ("`_headers` (a Link header per landing page)", "_headers"),
+        ):
+            size = (root / relpath).stat().st_size
+            rows.append((label, f"{size / 1000:,.0f} KB", "uncompressed"))
         print("measuring in Chromium...", file=sys.stderr, flush=True)
         for name, value in browser_numbers(root).items():
             if "bytes" in name:

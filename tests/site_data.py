@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -43,12 +44,13 @@ def donation(n: int, root: Path = Path("/nonexistent"), **record: Any) -> Stored
     }
     data.update(record)
     modality = MODALITIES[n % len(MODALITIES)]
+    digests = [hashlib.sha256(f"{n}-{i}".encode()).hexdigest() for i in range(3)]
     instances = [
         {
             "path": f"series-001/instance-{i:04d}.dcm",
             "size": 500_000 + i,
-            "sha256": hashlib.sha256(f"{n}-{i}".encode()).hexdigest(),
-            "annex_key": "",
+            "sha256": digests[i],
+            "annex_key": f"SHA256E-s{500_000 + i}--{digests[i]}.dcm",
             "TransferSyntaxUID": "1.2.840.10008.1.2.1",
             "StudyInstanceUID": f"2.25.{n}",
             "SeriesInstanceUID": f"2.25.{n}.1",
@@ -72,4 +74,5 @@ def donation(n: int, root: Path = Path("/nonexistent"), **record: Any) -> Stored
         "instances": {"received": 3, "published": 3, "excluded": []},
         "verification": {"identifying_values_searched": 12},
     }
-    return StoredDonation(public_id, root / public_id, data, report, instances)
+    dataset_id = str(uuid.uuid5(uuid.NAMESPACE_URL, public_id))
+    return StoredDonation(public_id, root / public_id, data, report, instances, dataset_id)

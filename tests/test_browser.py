@@ -118,6 +118,7 @@ PAGES = {
     "statistics": "statistics/index.html",
     "pilot": "pilot/index.html",
     "releases": "releases/index.html",
+    "release": "releases/1.0.0/index.html",
     "catalog": "catalog/index.html",
     "methods": "methods/index.html",
     "donors": "donors/index.html",

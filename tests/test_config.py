@@ -45,6 +45,18 @@ def test_every_problem_is_reported_with_its_line(tmp_path: Path) -> None:
     assert "archive.toml:7: max_file_bytes: must be a positive whole number" in message
 
 
+def test_doi_per_donation_needs_a_prefix_and_a_boolean(tmp_path: Path) -> None:
+    text = render_config("A", "P", "a@b.org", "https://x.org/data", "CC0-1.0")
+    text = text.replace("# doi_per_donation = true", "doi_per_donation = true")
+    with pytest.raises(ConfigError, match=r"doi_per_donation: needs doi_prefix"):
+        load_config(write(tmp_path, text))
+    text = text.replace('# doi_prefix = "10.12345"', 'doi_prefix = "10.12345"')
+    assert load_config(write(tmp_path, text)).doi_per_donation is True
+    text = text.replace("doi_per_donation = true", 'doi_per_donation = "yes"')
+    with pytest.raises(ConfigError, match=r"doi_per_donation: must be true or false"):
+        load_config(write(tmp_path, text))
+
+
 def test_toml_syntax_errors_name_the_line(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"not valid TOML: .*line 2"):
         load_config(write(tmp_path, 'name = "x"\nbroken = \n'))

@@ -251,3 +251,39 @@ def test_a_strict_release_needs_credentials_when_a_prefix_is_set(
     result = run_cli("release", root, "1.0", "--notes", notes, "--no-strict")
     assert result.exit_code == 0, result.output
     assert "ready to register" in result.output
+
+
+def test_with_doi_per_donation_a_release_registers_each_donation_it_adds(
+    datacite: FakeDataCite,
+    archive_dir: Path,
+    make_package: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    from conftest import run_cli
+
+    root = _archive_with_prefix(archive_dir, make_package)
+    config = root / "archive.toml"
+    config.write_text(
+        config.read_text().replace("# doi_per_donation = true", "doi_per_donation = true")
+    )
+    (pid,) = [p.name for p in (root / "datasets").iterdir() if p.name.startswith("don-")]
+    notes = tmp_path / "notes.md"
+    notes.write_text("The first release.")
+    monkeypatch.setenv("DATACITE_API_URL", datacite.url)
+    monkeypatch.setenv("DATACITE_USERNAME", USER)
+    monkeypatch.setenv("DATACITE_PASSWORD", PASSWORD)
+    result = run_cli("release", root, "1.0", "--notes", notes)
+    assert result.exit_code == 0, result.output
+    paths = [path for _, path, _ in datacite.received]
+    assert paths == [
+        "/dois/10.5555/test-archive.v1.0",
+        f"/dois/10.5555/{pid}",
+        "/dois/10.5555/test-archive",
+    ]
+    registered = {k: v for k, v in datacite.dois[f"10.5555/{pid}"].items() if k != "event"}
+    published = json.loads((root / "site/datasets" / pid / "datacite.json").read_text())
+    assert registered == published  # what DataCite holds is what the site publishes
+    assert published["version"] == "1.0" and published["url"].endswith(f"datasets/{pid}/")
+    page = (root / "site/datasets" / pid / "index.html").read_text()
+    assert f'<link rel="cite-as" href="https://doi.org/10.5555/{pid}">' in page

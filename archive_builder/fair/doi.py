@@ -22,7 +22,7 @@ from ..config import ArchiveConfig
 from ..errors import ArchiveError
 from ..release.model import ReleaseInfo
 from ..store.content import StoredDonation
-from .datacite import archive_datacite, release_datacite
+from .datacite import archive_datacite, donation_datacite, release_datacite
 
 log = logging.getLogger(__name__)
 DEFAULT_API = "https://api.datacite.org"
@@ -127,13 +127,20 @@ def register_release_dois(
     releases: Sequence[ReleaseInfo],
     credentials: DataCiteCredentials | None,
 ) -> Registration:
-    """Register the release's DOI, then update the concept DOI to list every release.
+    """Register the release's DOI (and, with ``doi_per_donation``, the DOI of each donation
+    it adds or revises), then update the concept DOI to list every release.
 
     ``releases`` is every release, oldest first, this one included. Without a DOI
     prefix or without credentials nothing is sent and the result says what to set.
     """
     release_attrs = release_datacite(config, release, previous, donations)
     concept_attrs = archive_datacite(config, releases, release.date[:4])
+    changed = {*release.added, *release.revised}
+    donation_attrs = [
+        donation_datacite(config, d, d.record["consent"]["month"][:4], release.version)
+        for d in donations
+        if config.doi_per_donation and d.public_id in changed
+    ]
     if not config.doi_prefix:
         return Registration(
             "ready",
@@ -141,7 +148,9 @@ def register_release_dois(
             "add doi_prefix and DataCite credentials to register DOIs.",
             {},
         )
-    submitted = {release_attrs["doi"]: release_attrs, concept_attrs["doi"]: concept_attrs}
+    submitted = {release_attrs["doi"]: release_attrs}
+    submitted.update((attrs["doi"], attrs) for attrs in donation_attrs)
+    submitted[concept_attrs["doi"]] = concept_attrs
     if credentials is None:
         return Registration(
             "ready",

@@ -128,10 +128,13 @@ def doi_url(doi: str | None) -> str | None:
     return f"https://doi.org/{doi}" if doi else None
 
 
-def archive_citation_text(config: ArchiveConfig, release: ReleaseInfo | None) -> str:
+def archive_citation_text(
+    config: ArchiveConfig, release: ReleaseInfo | None, url: str | None = None
+) -> str:
+    """The archive's citation; ``url`` (a release's page) stands in when there is no DOI."""
     if release is None:
         return f"{config.publisher}. {config.name} [Data set]. {config.base_url}"
-    where = doi_url(release.doi) or config.base_url
+    where = doi_url(release.doi) or url or config.base_url
     return (
         f"{config.publisher} ({release.date[:4]}). {config.name} "
         f"(Version {release.version}) [Data set]. {where}"
@@ -427,7 +430,10 @@ def render_site(
         releases=release_views,
         withdrawn=withdrawn,
     )
-    citations = {rel.version: archive_citation_text(config, rel) for rel in ordered}
+    citations = {
+        rel.version: archive_citation_text(config, rel, f"{config.base_url}releases/{rel.version}/")
+        for rel in ordered
+    }
     r.landing += render_release_pages(r, ordered, rows, citations, withdrawn)
     r.page("catalog/index.html", "catalog.html", [repr(t) for t in TABLES], tables=TABLES)
     methods = stats.methods_facts(donations)
