@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..catalog import TABLES
 from ..config import ArchiveConfig
 from ..mediatypes import media_type
 from ..release.model import ReleaseInfo, Withdrawal
@@ -51,12 +52,6 @@ METADATA = (
     ("CITATION.cff", CFF),
     ("citation.bib", None),
     ("citation.ris", None),
-)
-CATALOGS = (
-    ("donations.parquet", "One row per donation"),
-    ("series.parquet", "One row per DICOM series"),
-    ("instances.parquet", "One row per DICOM file, with its size, SHA-256 and git-annex key"),
-    ("offers.parquet", "Donation-rate counts per day, modality and region"),
 )
 
 
@@ -185,9 +180,9 @@ def _metadata(folder: str, present: Collection[str]) -> tuple[Metadata, ...]:
 
 def _catalogs(folder: str, present: Collection[str]) -> tuple[Item, ...]:
     return tuple(
-        Item(f"{folder}catalog/{name}", name, text)
-        for name, text in CATALOGS
-        if f"catalog/{name}" in present
+        Item(f"{folder}catalog/{t.filename}", t.filename, t.description)
+        for t in TABLES
+        if f"catalog/{t.filename}" in present
     )
 
 
