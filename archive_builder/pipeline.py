@@ -38,7 +38,6 @@ from .store.content import (
     StoredDonation,
     instance_entry,
     read_donation,
-    write_json,
 )
 from .store.datasets import subdataset_commits
 from .store.publish import publish
@@ -180,34 +179,21 @@ def _ingest_one(
         )
         study.skipped.extend(package.skipped)
         public_record = record.public(public_id)
-        if any(study.leaks_in(text) for text in _texts(public_record)):
-            raise LeakError(
-                ["the donation record repeats an identifying value of the DICOM header"]
-            )
         instances = [
             instance_entry(o.relpath, dataset / o.relpath, o.header, o.transfer_syntax)
             for o in study.outputs
         ]
-        write_json(dataset / RECORD, public_record)
-        write_json(dataset / REPORT, study.report())
-        write_json(dataset / INSTANCES, instances)
-        (dataset / README).write_text(
-            _readme(public_id, public_record, archive.config.base_url), encoding="utf-8"
+        gate = study.gate()  # every text that leaves private/ passes it
+        gate.write_json(dataset / RECORD, public_record)
+        gate.write_json(dataset / REPORT, study.report())
+        gate.write_json(dataset / INSTANCES, instances)
+        gate.write_text(
+            dataset / README, _readme(public_id, public_record, archive.config.base_url)
         )
+        gate.check_folder(dataset, [o.relpath for o in study.outputs])
 
     add_donation(layout, committer, public_id, fill, f"Add donation {public_id}")
     return Result("ingest", "ok", label, f"added as {public_id}", public_id)
-
-
-def _texts(data: object) -> Iterator[str]:
-    if isinstance(data, str):
-        yield data
-    elif isinstance(data, dict):
-        for value in data.values():
-            yield from _texts(value)
-    elif isinstance(data, list):
-        for value in data:
-            yield from _texts(value)
 
 
 def ingest(

@@ -8,15 +8,16 @@ from __future__ import annotations
 
 from collections import Counter
 from concurrent.futures import Executor, Future
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from pydicom.dataset import Dataset
 
+from .. import pixels
 from .engine import Donor
 from .errors import DeidError, LeakError
 from .identifiers import Identifiers
-from .study import process_one
+from .study import Excluded, Output, process_one
 
 TASK_FILES = 8
 CHANGED = (
@@ -45,31 +46,58 @@ class Batch:
 
 @dataclass(frozen=True)
 class BatchResult:
-    outputs: list[tuple[str, int, str]]  # (relpath, size, transfer syntax)
+    outputs: list[Output]  # headers left out: the report needs counts only
+    excluded: list[Excluded]  # what the pixel stage did not publish
     tally: Counter[tuple[str, str]]
     problems: list[str]
     error: str | None
 
 
+def _series_decisions(batch: Batch) -> list[pixels.Decision]:
+    """What the pixel stage decides for each series of the batch as a whole."""
+    groups: dict[str, list[int]] = {}
+    for index, (_, relpath, _, _) in enumerate(batch.items):
+        groups.setdefault(relpath.split("/", 1)[0], []).append(index)
+    decisions = [pixels.KEEP] * len(batch.items)
+    for indices in groups.values():
+        items = [batch.items[i] for i in indices]
+        found = pixels.review_series([h for _, _, h, _ in items], [p for p, _, _, _ in items])
+        for index, decision in zip(indices, found, strict=True):
+            decisions[index] = decision
+    return decisions
+
+
 def run_batch(batch: Batch) -> BatchResult:
     tally: Counter[tuple[str, str]] = Counter()
-    outputs: list[tuple[str, int, str]] = []
-    for path, relpath, header, stamp in batch.items:
+    outputs: list[Output] = []
+    excluded: list[Excluded] = []
+    for path, _, _, stamp in batch.items:
         try:
             changed = file_stamp(path) != stamp
         except OSError:
             changed = True
         if changed:  # its identifiers were collected from what it held before
-            return BatchResult(outputs, tally, [], CHANGED)
+            return BatchResult(outputs, excluded, tally, [], CHANGED)
+    series = _series_decisions(batch)
+    for (path, relpath, header, stamp), decision in zip(batch.items, series, strict=True):
+        try:
+            changed = file_stamp(path) != stamp
+        except OSError:
+            changed = True
+        if changed:
+            return BatchResult(outputs, excluded, tally, [], CHANGED)
         try:
             target = batch.staging / relpath
-            out = process_one(path, target, batch.donor, batch.identifiers, tally, header)
+            out = process_one(path, target, batch.donor, batch.identifiers, tally, header, decision)
         except LeakError as exc:
-            return BatchResult(outputs, tally, exc.problems, None)
+            return BatchResult(outputs, excluded, tally, exc.problems, None)
         except DeidError as exc:
-            return BatchResult(outputs, tally, [], str(exc))
-        outputs.append((relpath, out.size, out.transfer_syntax))
-    return BatchResult(outputs, tally, [], None)
+            return BatchResult(outputs, excluded, tally, [], str(exc))
+        if isinstance(out, Excluded):
+            excluded.append(out)
+        else:
+            outputs.append(replace(out, relpath=relpath, header=Dataset()))
+    return BatchResult(outputs, excluded, tally, [], None)
 
 
 def run_batches(batches: list[Batch]) -> list[BatchResult]:

@@ -9,6 +9,7 @@ to every depth with the same rules.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 
@@ -35,6 +36,7 @@ from .profile import (
 )
 from .risk import PIXEL_TAGS
 from .uids import is_well_known
+from .verify import BYTE_VRS, byte_readings
 
 DUMMY_TEXT = "ANONYMIZED"
 _DUMMIES: dict[str, object] = {
@@ -134,6 +136,26 @@ def _method_codes() -> Sequence:
 
 
 _CODE_VALUE, _CODING_SCHEME, _CODE_MEANING = Tag(0x00080100), Tag(0x00080102), Tag(0x00080104)
+_METHOD_CODES = Tag(0x00120064)
+
+
+def add_method_codes(ds: Dataset, codes: Iterable[tuple[str, str]]) -> None:
+    """Record further CID 7050 methods (code, meaning) in Deidentification Method Code
+    Sequence: what the pixel stage did to the pixel data."""
+    items = ds[_METHOD_CODES].value if _METHOD_CODES in ds else Sequence()
+    present = {str(item.get("CodeValue", "")) for item in items}
+    for code, meaning in codes:
+        if code not in present:
+            items.append(
+                Dataset(
+                    {
+                        _CODE_VALUE: _new(_CODE_VALUE, "SH", code),
+                        _CODING_SCHEME: _new(_CODING_SCHEME, "SH", "DCM"),
+                        _CODE_MEANING: _new(_CODE_MEANING, "LO", meaning),
+                    }
+                )
+            )
+    ds[_METHOD_CODES] = _new(_METHOD_CODES, "SQ", items)
 
 
 @dataclass(frozen=True)
@@ -196,6 +218,10 @@ class _Cleaner:
                 continue
             # pixel data left unread stays unread: the writer copies it from the file
             raw = source.get_item(tag, keep_deferred=tag in PIXEL_TAGS)
+            if tag not in PIXEL_TAGS and self._bytes_identify(raw, tag):
+                # an ICC profile, a LUT or unknown bytes holding a name or an ID
+                self.tally["removed", decision.name] += 1
+                continue
             if decision.safe and self._kept_as_read(source, raw, tag):
                 self.tally["kept", decision.name] += 1
                 elements[tag] = raw
@@ -215,6 +241,17 @@ class _Cleaner:
         out = Dataset(elements, parent_encoding=source.original_character_set)
         _same_encoding(out, source)
         return out
+
+    def _bytes_identify(self, raw: DataElement | RawDataElement, tag: int) -> bool:
+        """Whether a binary value (OB, OW, UN...) holds an identifying value in any of the
+        ways bytes are read as text."""
+        vr = raw_vr(raw, tag) if isinstance(raw, RawDataElement) else raw.VR
+        value = raw.value
+        if not vr or not isinstance(value, bytes) or len(value) < 3:
+            return False
+        if not set(str(vr).split(" or ")) & BYTE_VRS:
+            return False
+        return any(self.identifiers.find(text) for text in byte_readings(value))
 
     def _kept_as_read(self, source: Dataset, raw: DataElement | RawDataElement, tag: int) -> bool:
         """Whether an allow-listed element is kept as read, decided from its bytes: numbers

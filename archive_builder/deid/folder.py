@@ -12,7 +12,6 @@ instance-NNNN.dcm`` with ``deid-report.json`` beside the series.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import secrets
@@ -27,7 +26,7 @@ from pathlib import Path
 from pydicom.dataset import Dataset
 from pydicom.tag import Tag
 
-from .. import keys
+from .. import keys, pixels
 from ..intake import Instance, read_header
 from .batches import TASK_FILES, Batch, BatchResult, Inline, Tasks, file_stamp
 from .dates import collision_free_offset
@@ -36,11 +35,12 @@ from .errors import DeidError, LeakError
 from .identifiers import Identifiers
 from .risk import PIXEL_KEYWORDS
 from .study import (
-    Output,
     StudyResult,
     collect_identifiers,
     defer_pixel_data,
+    move_compacted,
     plan,
+    series_of,
 )
 
 KEY_BYTES = 32
@@ -339,14 +339,9 @@ def deidentify_folder(
         for number, (donor, folder, sources, identifiers) in enumerate(studies):
             layout, excluded = plan(sources)
             staging = staging_root / str(number)  # flat: one folder to make and move per study
-            items = [
-                (s.path, relpath, s.header if inline else None, stamps[s.path])
-                for s, relpath in layout
-            ]
-            size = max(1, min(TASK_FILES, -(-len(items) // jobs)))
             batches = [
-                tasks.add(Batch(items[i : i + size], staging, donor, identifiers))
-                for i in range(0, len(items), size)
+                tasks.add(Batch(items, staging, donor, identifiers))
+                for items in _batched(layout, stamps, inline, jobs)
             ]
             pending.append((folder, sources, identifiers, excluded, staging, batches))
         tasks.flush()
@@ -363,6 +358,32 @@ def deidentify_folder(
         yield StudyOutcome("skipped", str(in_dir), _counted(skipped), len(skipped))
 
 
+Item = tuple[Path, str, Dataset | None, tuple[int, int]]
+
+
+def _batched(
+    layout: list[tuple[Instance, str]],
+    stamps: dict[Path, tuple[int, int]],
+    inline: bool,
+    jobs: int,
+) -> list[list[Item]]:
+    """The study's planned instances in batches: a series the pixel stage reviews as a
+    whole in one batch, the others in batches spread over the workers."""
+    whole: list[list[Item]] = []
+    loose: list[Item] = []
+    for members in series_of(layout):
+        items = [
+            (s.path, relpath, s.header if inline else None, stamps[s.path])
+            for s, relpath in members
+        ]
+        if pixels.whole_series([s.header for s, _ in members]):
+            whole.append(items)
+        else:
+            loose.extend(items)
+    size = max(1, min(TASK_FILES, -(-len(loose) // jobs)))
+    return whole + [loose[i : i + size] for i in range(0, len(loose), size)]
+
+
 def _finish(
     out_dir: Path,
     folder: str,
@@ -373,6 +394,9 @@ def _finish(
 ) -> StudyOutcome:
     problems = [p for r in results for p in r.problems]
     errors = [r.error for r in results if r.error]
+    excluded = excluded + [
+        {"modality": e.modality, "reason": e.reason} for r in results for e in r.excluded
+    ]
     if problems or errors or not any(r.outputs for r in results):
         shutil.rmtree(staging, ignore_errors=True)
         if problems or errors:
@@ -383,14 +407,15 @@ def _finish(
     study = StudyResult(excluded=excluded, identifiers=identifiers)
     for result in results:
         study.tally.update(result.tally)
-        study.outputs.extend(
-            # the report needs counts only; headers stay in the worker processes
-            Output(relpath, size, Dataset(), syntax)
-            for relpath, size, syntax in result.outputs
-        )
-    (staging / REPORT).write_text(
-        json.dumps(study.report(), indent=1, sort_keys=True) + "\n", encoding="utf-8"
-    )
+        study.outputs.extend(result.outputs)
+    study.outputs = move_compacted(staging, study.outputs)
+    try:
+        gate = study.gate()  # every text that leaves the study passes it
+        gate.write_json(staging / REPORT, study.report(), sort_keys=True)
+        gate.check_folder(staging, [o.relpath for o in study.outputs])
+    except DeidError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        return StudyOutcome("refused", folder, f"{exc}. Nothing was written for this study.")
     target = out_dir / folder
     target.parent.mkdir(parents=True, exist_ok=True)
     staging.replace(target)

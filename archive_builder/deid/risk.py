@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pydicom.dataset import Dataset
 from pydicom.tag import Tag
-from pydicom.uid import UID
+from pydicom.uid import UID_dictionary  # type: ignore[attr-defined]
 
 # Image storage SOP classes whose pixels are acquired by the scanner itself.
 SUPPORTED_SOP_CLASSES = frozenset(
@@ -53,6 +53,16 @@ RISKY_IMAGE_TYPES = {
     "SCREEN SAVE": "Image Type SCREEN SAVE (a screenshot)",
     "SCREEN": "Image Type SCREEN (a screenshot)",
 }
+# Modality defined terms (PS3.3 C.7.3.1.1.1, current and retired): the only Modality
+# values a report repeats; anything else is reported as "other".
+_MODALITY_TERMS = """
+AR ASMT AU BDUS BI BMD CFM CR CT CTPROTOCOL DMS DG DOC DX ECG EEG EMG EOG EPS ES FID GM HC
+HD IO IOL IVOCT IVUS KER KO LEN LS MG MR M3D NM OAM OCT OP OPM OPT OPTBSV OPTENF OPV OSS OT
+PA PLAN POS PR PT PX REG RESP RF RG RT RTDOSE RTIMAGE RTINTENT RTPLAN RTRAD RTRECORD
+RTSEGANN RTSTRUCT RWV SEG SM SMR SR SRF STAIN TEXTUREMAP TG US VA XA XAPROTOCOL XC
+CD CF CP CS DD DF DM DS EC FA FS LP MA MS OPR ST VF
+"""
+MODALITIES = frozenset(_MODALITY_TERMS.split())
 PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
 PIXEL_TAGS = frozenset(Tag(keyword) for keyword in PIXEL_KEYWORDS)
 
@@ -63,8 +73,7 @@ def exclusion_reason(ds: Dataset) -> str | None:
     if not sop_class:
         return "no SOP Class UID"
     if sop_class not in SUPPORTED_SOP_CLASSES:
-        name = UID(sop_class).name if UID(sop_class).is_valid else sop_class
-        return f"SOP class {name} is not an image type the archive publishes"
+        return f"SOP class {sop_class_name(sop_class)} is not an image type the archive publishes"
     if not any(k in ds for k in PIXEL_KEYWORDS):
         return "no pixel data"
     if str(ds.get("BurnedInAnnotation", "")).strip().upper() == "YES":
@@ -81,3 +90,17 @@ def exclusion_reason(ds: Dataset) -> str | None:
         if value in image_type:
             return reason
     return None
+
+
+def report_modality(ds: Dataset) -> str:
+    """The instance's Modality for a published report: a defined term of the standard, or
+    "other" (a header can hold any text there, a name included)."""
+    value = str(ds.get("Modality", "") or "").strip().upper()
+    return value if value in MODALITIES else "other"
+
+
+def sop_class_name(uid: str) -> str:
+    """A SOP class as a report names it: pydicom's name for a UID of the standard, else
+    "an unknown SOP class" (never the text of the header)."""
+    entry = UID_dictionary.get(uid)
+    return str(entry[0]) if entry else "(unknown)"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import warnings
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -12,18 +13,19 @@ from typing import Any
 
 from pydicom import dcmread
 from pydicom.dataelem import DataElement, RawDataElement
-from pydicom.dataset import Dataset
+from pydicom.dataset import Dataset, FileDataset
 from pydicom.uid import UID
 
-from .. import __version__
+from .. import __version__, pixels
 from ..intake import Instance as Source
 from ..intake.package import DEFER_BYTES
 from .dates import collision_free_offset
-from .engine import Donor, already_deidentified, deidentify
+from .engine import Donor, add_method_codes, already_deidentified, deidentify
 from .errors import DeidError, LeakError
+from .gate import Gate
 from .identifiers import Identifiers
 from .profile import APPLIED_OPTIONS, BASIC_PROFILE, NOT_APPLIED, load_profile
-from .risk import PIXEL_KEYWORDS, PIXEL_TAGS, exclusion_reason
+from .risk import PIXEL_KEYWORDS, PIXEL_TAGS, exclusion_reason, report_modality
 from .verify import encode, find_leaks, read_pixel_data
 
 log = logging.getLogger(__name__)
@@ -38,6 +40,18 @@ class Output:
     size: int
     header: Dataset  # the de-identified header, pixel data dropped
     transfer_syntax: str
+    frames: int = 0  # frames decoded and screened
+    detector: int = 0  # frames the pre-filter sent to the text detector
+    rewritten: bool = False  # pixel data published in a new form (see pixels.Replacement)
+
+
+@dataclass(frozen=True)
+class Excluded:
+    """A planned instance that the pixel stage did not publish."""
+
+    relpath: str
+    modality: str  # a defined term of the standard, or "other"
+    reason: str  # a fixed text
 
 
 @dataclass
@@ -48,9 +62,9 @@ class StudyResult:
     tally: Counter[tuple[str, str]] = field(default_factory=Counter)
     identifiers: Identifiers = field(default_factory=Identifiers)
 
-    def leaks_in(self, text: str) -> bool:
-        """Whether ``text`` (a free-text field of the donation record) repeats an identifier."""
-        return bool(self.identifiers.find(text))
+    def gate(self) -> Gate:
+        """The gate that writes this study's text files (see ``deid.gate``)."""
+        return Gate(self.identifiers)
 
     def report(self) -> dict[str, Any]:
         """The de-identification report, published with the dataset: no original value in it."""
@@ -79,6 +93,12 @@ class StudyResult:
                 "Dates move back by a per-donation number of days; times of day are kept.",
                 "Age comes from the donation record; 90 and over is published as 090Y.",
                 "Instances whose pixels may show identifiers are not published.",
+                "Every frame of every published instance is decoded as it is published; "
+                "pixel data that cannot be decoded is not published.",
+                "Comments, application data and bytes after the image are removed from "
+                "compressed frames without re-encoding them; native pixel data longer than "
+                "its rows, columns and frames, or using bits above Bits Stored, is not "
+                "published.",
                 "Every file is searched for every identifying value of its original header "
                 "before it is saved; one hit refuses the whole donation.",
             ],
@@ -86,6 +106,11 @@ class StudyResult:
                 "received": len(self.outputs) + len(self.excluded),
                 "published": len(self.outputs),
                 "excluded": self.excluded,
+            },
+            "pixels": {
+                "frames_decoded": sum(o.frames for o in self.outputs),
+                "frames_sent_to_text_detector": sum(o.detector for o in self.outputs),
+                "instances_with_pixel_data_rewritten": sum(o.rewritten for o in self.outputs),
             },
             "files_skipped": dict(Counter(self.skipped)),
             "attributes": attributes,
@@ -131,7 +156,7 @@ def plan(sources: Sequence[Source]) -> tuple[list[tuple[Source, str]], list[dict
         for i_index, source in enumerate(members, start=1):
             layout.append((source, f"series-{s_index:03d}/instance-{i_index:04d}.dcm"))
     excluded_report = [
-        {"modality": str(s.header.get("Modality", "")), "reason": reason} for s, reason in excluded
+        {"modality": report_modality(s.header), "reason": reason} for s, reason in excluded
     ]
     return layout, excluded_report
 
@@ -169,19 +194,21 @@ def process_one(
     identifiers: Identifiers,
     tally: Counter[tuple[str, str]],
     header: Dataset | None = None,
-) -> Output:
-    """De-identify one file, verify it, and write it to ``target``, in a staging folder
-    that the caller moves into place once every file of the study is written, or
-    removes.
+    series: pixels.Decision = pixels.KEEP,
+) -> Output | Excluded:
+    """Review the pixel data of one file, de-identify it, verify it, and write it to
+    ``target``, in a staging folder that the caller moves into place once every file of
+    the study is written, or removes.
 
     ``header`` is the file's header as read before (see ``read_header``), when
-    there is one in this process: the file is not parsed again. Pixel data is
-    copied from the file as it is saved (encapsulated frames are read in, and
-    dropped from ``header`` again afterwards).
+    there is one in this process: the file is not parsed again. ``series`` is
+    what the pixel stage decided for the file's series as a whole. The pixel
+    data written is exactly the data the pixel stage decoded and screened.
 
-    Raises DeidError when the file cannot be read or de-identified, LeakError
-    when the verifier finds an identifying value; nothing is written then.
-    Messages name the kind of problem, never a value of the file.
+    Returns Excluded (nothing written) when the pixel stage does not publish the
+    file. Raises DeidError when the file cannot be read or de-identified,
+    LeakError when the verifier finds an identifying value; nothing is written
+    then. Messages name the kind of problem, never a value of the file.
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -190,7 +217,16 @@ def process_one(
         except Exception as exc:
             raise DeidError(f"an instance cannot be read in full ({type(exc).__name__})") from None
         try:
+            decision = pixels.review_instance(original, path, series)
+        except OSError:
+            raise DeidError("the file changed or went away while it was de-identified") from None
+        if decision.excluded:
+            if header is not None:
+                defer_pixel_data(header)
+            return Excluded(target.name, report_modality(original), decision.excluded)
+        try:
             clean = deidentify(original, donor, identifiers, tally)
+            _publish_pixels(clean, decision)
             encoded = encode(clean, path)
         except Exception as exc:
             log.debug("de-identification failed", exc_info=True)
@@ -213,7 +249,27 @@ def process_one(
     for keyword in PIXEL_KEYWORDS:
         if keyword in clean:
             del clean[keyword]
-    return Output(target.name, size, clean, str(clean.file_meta.TransferSyntaxUID))
+    syntax = str(clean.file_meta.TransferSyntaxUID)
+    rewritten = decision.replacement is not None
+    return Output(target.name, size, clean, syntax, decision.frames, decision.detector, rewritten)
+
+
+def _publish_pixels(clean: FileDataset, decision: pixels.Decision) -> None:
+    """Put the pixel data the pixel stage screened into ``clean`` (and whatever its
+    replacement says about the file)."""
+    replacement = decision.replacement
+    if replacement is not None:
+        for tag in replacement.removed:
+            if tag in clean:
+                del clean[tag]
+        for element in replacement.elements:
+            clean[element.tag] = element
+        if replacement.transfer_syntax:
+            clean.file_meta.TransferSyntaxUID = UID(replacement.transfer_syntax)
+        if replacement.method_codes:
+            add_method_codes(clean, replacement.method_codes)
+    if decision.pixels is not None:
+        clean[decision.pixels.tag] = decision.pixels
 
 
 def collect_identifiers(
@@ -229,6 +285,50 @@ def collect_identifiers(
     return identifiers
 
 
+def series_of(layout: Sequence[tuple[Source, str]]) -> list[list[tuple[Source, str]]]:
+    """The planned instances grouped by their series folder, in order."""
+    groups: dict[str, list[tuple[Source, str]]] = {}
+    for source, relpath in layout:
+        groups.setdefault(relpath.split("/", 1)[0], []).append((source, relpath))
+    return list(groups.values())
+
+
+def _numbers(relpath: str) -> tuple[int, ...]:
+    return tuple(int(n) for n in re.findall(r"\d+", relpath))
+
+
+def compacted(relpaths: Sequence[str]) -> dict[str, str]:
+    """New paths for the published files once some planned ones were not published:
+    series and instances numbered again from 1, in the same order, without gaps."""
+    series: dict[str, str] = {}
+    counts: dict[str, int] = {}
+    moves: dict[str, str] = {}
+    for relpath in sorted(relpaths, key=_numbers):
+        folder = relpath.split("/", 1)[0]
+        new_folder = series.setdefault(folder, f"series-{len(series) + 1:03d}")
+        counts[new_folder] = counts.get(new_folder, 0) + 1
+        moves[relpath] = f"{new_folder}/instance-{counts[new_folder]:04d}.dcm"
+    return moves
+
+
+def move_compacted(root: Path, outputs: list[Output]) -> list[Output]:
+    """Rename the published files under ``root`` to their compacted paths (see
+    ``compacted``); new numbers are never above old ones, so renaming in order never
+    overwrites a file not yet renamed."""
+    moves = compacted([o.relpath for o in outputs])
+    renamed = []
+    for output in sorted(outputs, key=lambda o: _numbers(o.relpath)):
+        new = moves[output.relpath]
+        if new != output.relpath:
+            (root / new).parent.mkdir(parents=True, exist_ok=True)
+            (root / output.relpath).rename(root / new)
+        renamed.append(replace(output, relpath=new))
+    for folder in sorted({o.relpath.split("/", 1)[0] for o in outputs}):
+        if (root / folder).is_dir() and not any((root / folder).iterdir()):
+            (root / folder).rmdir()
+    return renamed
+
+
 def deidentify_study(
     sources: Sequence[Source],
     donor: Donor,
@@ -240,6 +340,8 @@ def deidentify_study(
     """De-identify ``sources`` into ``out_dir``; raise LeakError if any identifier survives.
 
     ``secrets`` are further values that must appear nowhere (the portal's donation id).
+    Each series passes the pixel stage (``archive_builder.pixels``) first; what it does
+    not publish is reported with its reason.
     """
     identifiers = collect_identifiers(sources, donor, secrets)
     donor = replace(
@@ -247,16 +349,28 @@ def deidentify_study(
     )
     layout, excluded = plan(sources)
     result = StudyResult(excluded=excluded, identifiers=identifiers)
-    for done, (source, relpath) in enumerate(layout, start=1):
-        target = out_dir / relpath
-        output = process_one(source.path, target, donor, identifiers, result.tally, source.header)
-        result.outputs.append(Output(relpath, output.size, output.header, output.transfer_syntax))
-        if progress:
-            progress(done, len(layout))
+    done = 0
+    for members in series_of(layout):
+        headers = [source.header for source, _ in members]
+        decisions = pixels.review_series(headers, [source.path for source, _ in members])
+        for (source, relpath), series in zip(members, decisions, strict=True):
+            target = out_dir / relpath
+            output = process_one(
+                source.path, target, donor, identifiers, result.tally, source.header, series
+            )
+            if isinstance(output, Excluded):
+                result.excluded.append({"modality": output.modality, "reason": output.reason})
+            else:
+                result.outputs.append(replace(output, relpath=relpath))
+            done += 1
+            if progress:
+                progress(done, len(layout))
     if not result.outputs:
         raise DeidError(
-            "no instance can be published: " + "; ".join(sorted({e["reason"] for e in excluded}))
-            if excluded
+            "no instance can be published: "
+            + "; ".join(sorted({e["reason"] for e in result.excluded}))
+            if result.excluded
             else "no instance"
         )
+    result.outputs = move_compacted(out_dir, result.outputs)
     return result

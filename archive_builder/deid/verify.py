@@ -275,12 +275,28 @@ def find_leaks(ds: FileDataset, identifiers: Identifiers, encoded: bytes) -> lis
     return problems
 
 
+# Value representations that hold bytes rather than text or numbers.
+BYTE_VRS = frozenset({"OB", "OW", "OF", "OD", "OL", "OV", "UN"})
+
+
+def byte_readings(data: bytes) -> Iterator[str]:
+    """``data`` read as text every way a person hiding a name might have written it:
+    ISO 8859-1, UTF-8, and UTF-16 in both byte orders, starting at an even or an odd
+    byte (a binary attribute holds no character set)."""
+    yield data.decode("latin-1")
+    yield data.decode("utf-8", errors="replace")
+    for start in (0, 1):
+        part = data[start : len(data) - (len(data) - start) % 2]
+        yield part.decode("utf-16-le", errors="replace")
+        yield part.decode("utf-16-be", errors="replace")
+
+
 def _readings(encoded: bytes, ds: Dataset) -> Iterator[str]:
-    """The header's bytes read as every reader might: ISO 8859-1, UTF-8, and the file's
+    """The header's bytes read as every reader might: ISO 8859-1, UTF-8, UTF-16 (both byte
+    orders: an ICC profile or other binary attribute may hold UTF-16 text), and the file's
     character sets. pydicom decodes text of some VRs (CS, IS, ...) as ISO 8859-1 whatever
     the character set, so a UTF-8 name hidden there is found only by reading it as UTF-8."""
-    yield encoded.decode("latin-1")
-    yield encoded.decode("utf-8", errors="replace")
+    yield from byte_readings(encoded)
     seen = {"iso8859-1", "utf-8"}
     for encoding in convert_encodings(ds.get("SpecificCharacterSet") or ds.original_character_set):
         try:

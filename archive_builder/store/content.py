@@ -113,10 +113,6 @@ def instance_entry(
     return entry
 
 
-def write_json(path: Path, data: Any) -> None:
-    path.write_text(json.dumps(data, indent=1, ensure_ascii=False, sort_keys=False) + "\n", "utf-8")
-
-
 @dataclass(frozen=True)
 class StoredDonation:
     """A donation as its dataset describes it."""

@@ -1,0 +1,321 @@
+"""The pixel stage: for each instance, publish its pixel data, publish new pixel data,
+or do not publish it, with a reason.
+
+It runs on every planned instance, after the header is read and before it is
+de-identified, verified and saved: hidden payloads are stripped or refused,
+every frame is decoded as it will be published and screened for text.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from pydicom.dataelem import DataElement, RawDataElement
+from pydicom.dataset import Dataset
+from pydicom.encaps import encapsulate, encapsulate_extended, generate_frames
+from pydicom.tag import BaseTag, Tag
+from pydicom.uid import (
+    HTJ2K,
+    JPEG2000,
+    UID,
+    HTJ2KLossless,
+    HTJ2KLosslessRPCL,
+    JPEG2000Lossless,
+    JPEGBaseline8Bit,
+    JPEGExtended12Bit,
+    JPEGLossless,
+    JPEGLosslessSV1,
+    JPEGLSLossless,
+    JPEGLSNearLossless,
+    RLELossless,
+)
+
+from .frames import DecodeError, decode, frame_count, pixel_dataset
+from .payloads import (
+    PayloadError,
+    check_rle,
+    native_length_problem,
+    strip_j2k,
+    strip_jpeg,
+    unused_bits_problem,
+)
+
+PIXEL_DATA, FLOAT_PIXEL_DATA, DOUBLE_PIXEL_DATA = Tag(0x7FE00010), Tag(0x7FE00008), Tag(0x7FE00009)
+PIXEL_TAGS = (FLOAT_PIXEL_DATA, DOUBLE_PIXEL_DATA, PIXEL_DATA)
+EXTENDED_OFFSETS, EXTENDED_LENGTHS = Tag(0x7FE00001), Tag(0x7FE00002)
+_UNDEFINED = 0xFFFFFFFF
+
+JPEG_SYNTAXES = frozenset(
+    {
+        JPEGBaseline8Bit,
+        JPEGExtended12Bit,
+        JPEGLossless,
+        JPEGLosslessSV1,
+        JPEGLSLossless,
+        JPEGLSNearLossless,
+    }
+)
+J2K_SYNTAXES = frozenset({JPEG2000Lossless, JPEG2000, HTJ2KLossless, HTJ2KLosslessRPCL, HTJ2K})
+
+# Reasons an instance is not published: fixed texts, never a value of the file.
+UNDECODABLE = "its pixel data cannot be decoded for screening"
+UNCHECKED_SYNTAX = (
+    "its transfer syntax (video or a new compression) cannot be screened frame by frame"
+)
+NO_PIXELS = "its pixel data is missing or empty"
+
+
+@dataclass(frozen=True)
+class Replacement:
+    """New pixel data written instead of the stored one (defaced volumes, stripped
+    frames): the elements to set, and what the file then says about itself."""
+
+    elements: tuple[DataElement | RawDataElement, ...]
+    transfer_syntax: str | None = None  # when the new pixel data is in another syntax
+    removed: tuple[BaseTag, ...] = ()  # attributes that no longer hold (offset tables)
+    method_codes: tuple[tuple[str, str], ...] = ()  # CID 7050 (code, meaning) to add
+    note: str | None = None  # what was done, for the report (a fixed text)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the pixel stage decided for one instance."""
+
+    excluded: str | None = None  # why it is not published (a fixed text), or None
+    pixels: DataElement | RawDataElement | None = None  # the pixel data as screened
+    replacement: Replacement | None = None
+    frames: int = 0  # frames decoded and screened
+    detector: int = 0  # frames the pre-filter sent to the text detector
+    notes: tuple[str, ...] = field(default=())
+
+
+KEEP = Decision()
+
+
+def review_series(headers: Sequence[Dataset | None], paths: Sequence[Path]) -> list[Decision]:
+    """Decisions taken for a series as a whole, before its instances are reviewed one by
+    one (defacing a head volume replaces the pixel data of every slice). ``headers``
+    holds each instance's header where this process has it (None where it must be read
+    from ``paths``). None today: every instance goes on to ``review_instance``."""
+    return [KEEP for _ in headers]
+
+
+def whole_series(headers: Sequence[Dataset]) -> bool:
+    """Whether ``review_series`` needs every instance of this series in one process (the
+    ``deid`` command then keeps the series in one task)."""
+    return False
+
+
+def _pixel_element(ds: Dataset) -> DataElement | RawDataElement | None:
+    for tag in PIXEL_TAGS:
+        if tag in ds:
+            element: DataElement | RawDataElement = ds.get_item(tag, keep_deferred=True)
+            return element
+    return None
+
+
+class SourceChanged(OSError):
+    """The file no longer holds the pixel data where its header was read."""
+
+
+def _head(element: RawDataElement) -> bytes:
+    """The tag, VR and length that precede a raw element's value in its file."""
+    order = "<" if element.is_little_endian else ">"
+    tag = struct.pack(order + "HH", element.tag >> 16, element.tag & 0xFFFF)
+    if element.is_implicit_VR or not element.VR:
+        return tag + struct.pack(order + "L", element.length)
+    return tag + element.VR.encode("ascii") + struct.pack(order + "2xL", element.length)
+
+
+def _value(element: DataElement | RawDataElement, source: Path | None) -> bytes | None:
+    """The element's bytes: as held, or read from ``source`` where they were left unread,
+    after checking that the element is still where the header was read."""
+    value = element.value
+    if value is not None or not isinstance(element, RawDataElement):
+        return value if isinstance(value, bytes) else None
+    if source is None or element.value_tell is None or element.length == _UNDEFINED:
+        return None
+    head = _head(element)
+    with source.open("rb") as handle:
+        handle.seek(element.value_tell - len(head))
+        if handle.read(len(head)) != head:
+            raise SourceChanged("the file changed after its header was read")
+        data = handle.read(element.length)
+    if len(data) != element.length:
+        raise SourceChanged("the file is shorter than its header says")
+    return data
+
+
+def _int(ds: Dataset, keyword: str, default: int = 0) -> int:
+    try:
+        return int(ds.get(keyword, default) or default)
+    except (TypeError, ValueError):
+        return default
+
+
+def _native(
+    ds: Dataset, element: DataElement | RawDataElement, data: bytes, syntax: UID
+) -> str | None:
+    """Why native pixel data is not published as it is, or None."""
+    bits = {PIXEL_DATA: _int(ds, "BitsAllocated"), FLOAT_PIXEL_DATA: 32}.get(element.tag, 64)
+    problem = native_length_problem(
+        len(data),
+        _int(ds, "Rows"),
+        _int(ds, "Columns"),
+        _int(ds, "SamplesPerPixel", 1),
+        bits,
+        frame_count(ds),
+    )
+    if problem is None and element.tag == PIXEL_DATA:
+        problem = unused_bits_problem(
+            data,
+            bits,
+            _int(ds, "BitsStored", bits),
+            _int(ds, "PixelRepresentation") == 1,
+            not syntax.is_little_endian,
+        )
+    return problem
+
+
+def _stripped(
+    ds: Dataset, element: DataElement | RawDataElement, data: bytes, syntax: UID
+) -> Replacement | None:
+    """Encapsulated frames without their payloads; None when nothing had to go."""
+    count = frame_count(ds)
+    extended = None
+    if EXTENDED_OFFSETS in ds and EXTENDED_LENGTHS in ds:
+        extended = (ds[EXTENDED_OFFSETS].value, ds[EXTENDED_LENGTHS].value)
+    try:
+        frames = list(generate_frames(data, number_of_frames=count, extended_offsets=extended))
+    except Exception:
+        raise PayloadError("its encapsulated frames cannot be told apart") from None
+    if len(frames) != count:
+        raise PayloadError("it holds another number of frames than Number of Frames says")
+    if syntax in J2K_SYNTAXES:
+        clean = [strip_j2k(frame) for frame in frames]
+    elif syntax in JPEG_SYNTAXES:
+        clean = [strip_jpeg(frame) for frame in frames]
+    else:
+        rows, columns = _int(ds, "Rows"), _int(ds, "Columns")
+        for frame in frames:
+            check_rle(frame, rows, columns)
+        clean = frames
+    if _unchanged(data, frames, clean):
+        return None
+    rebuilt = _encapsulated(clean, extended is not None)
+    pixel = DataElement(PIXEL_DATA, "OB", rebuilt[0], is_undefined_length=True)
+    if extended is None:
+        return Replacement((pixel,), note="comments and application data removed from frames")
+    offsets = DataElement(EXTENDED_OFFSETS, "OV", rebuilt[1])
+    lengths = DataElement(EXTENDED_LENGTHS, "OV", rebuilt[2])
+    return Replacement(
+        (pixel, offsets, lengths), note="comments and application data removed from frames"
+    )
+
+
+def _items(data: bytes) -> list[tuple[int, int]]:
+    """(offset, length) of each item of encapsulated pixel data (its offset table first)."""
+    items, position = [], 0
+    while position + 8 <= len(data):
+        tag, length = struct.unpack("<LL", data[position : position + 8])
+        if tag == 0xE0DDFFFE:  # sequence delimiter
+            break
+        if tag != 0xE000FFFE or position + 8 + length > len(data):
+            raise PayloadError("its encapsulated pixel data has a damaged item")
+        items.append((position, length))
+        position += 8 + length
+    return items
+
+
+def _unchanged(data: bytes, frames: list[bytes], clean: list[bytes]) -> bool:
+    """Whether the stored encapsulation holds nothing but the frames: each frame the same
+    once stripped (but for one byte of padding), every fragment part of a frame, and an
+    offset table (if any) holding only offsets of fragments."""
+    for frame, kept in zip(frames, clean, strict=True):
+        if frame[: len(kept)] != kept or frame[len(kept) :] not in (b"", b"\x00"):
+            return False
+    items = _items(data)
+    if not items or sum(length for _, length in items[1:]) != sum(map(len, frames)):
+        return False
+    table_length = items[0][1]
+    if table_length % 4:
+        return False
+    first = items[1][0] if len(items) > 1 else 0
+    starts = {offset - first for offset, _ in items[1:]}
+    table = struct.unpack(f"<{table_length // 4}L", data[8 : 8 + table_length])
+    return all(value in starts for value in table)
+
+
+def _encapsulated(frames: list[bytes], extended: bool) -> tuple[bytes, bytes, bytes]:
+    if extended:
+        return encapsulate_extended(frames)
+    return encapsulate(frames, has_bot=len(frames) > 1), b"", b""
+
+
+def review_instance(
+    ds: Dataset, source: Path | None, series: Decision = KEEP, *, screen: bool = False
+) -> Decision:
+    """Review the pixel data of ``ds`` (read from ``source``, which holds any pixel data
+    left unread) as it will be published.
+
+    ``series`` is what ``review_series`` decided for it. Returns the decision,
+    with the pixel data element to write (exactly the bytes that were decoded
+    and screened) unless the instance is excluded.
+    """
+    if series.excluded:
+        return series
+    syntax = UID(str(ds.file_meta.get("TransferSyntaxUID", "")))
+    replacement = series.replacement
+    if replacement is not None:
+        element = next((e for e in replacement.elements if e.tag in PIXEL_TAGS), None)
+        if element is None:
+            return Decision(excluded=NO_PIXELS)
+        syntax = UID(replacement.transfer_syntax or syntax)
+    else:
+        found = _pixel_element(ds)
+        if found is None:
+            return Decision(excluded=NO_PIXELS)
+        element = found
+        data = _value(element, source)
+        if not data:
+            return Decision(excluded=NO_PIXELS)
+        try:
+            if syntax.is_encapsulated:
+                if syntax not in J2K_SYNTAXES | JPEG_SYNTAXES | {RLELossless}:
+                    return Decision(excluded=UNCHECKED_SYNTAX)
+                replacement = _stripped(ds, element, data, syntax)
+                if replacement is not None:
+                    element = replacement.elements[0]
+            else:
+                problem = _native(ds, element, data, syntax)
+                if problem:
+                    return Decision(excluded=problem)
+                if isinstance(element, RawDataElement) and element.value is None:
+                    element = element._replace(value=data)
+        except (PayloadError, DecodeError) as exc:
+            return Decision(excluded=str(exc))
+    decision = Decision(pixels=element, replacement=replacement)
+    return _screened(ds, element, str(syntax), decision, screen)
+
+
+def _screened(
+    ds: Dataset,
+    element: DataElement | RawDataElement,
+    syntax: str,
+    decision: Decision,
+    screen: bool,
+) -> Decision:
+    """``decision`` once every frame is decoded (and, with ``screen``, screened for text)."""
+    pixels = pixel_dataset(ds, element, syntax)
+    frames = 0
+    try:
+        for _frame in decode(pixels):
+            frames += 1
+    except DecodeError:
+        return Decision(excluded=UNDECODABLE)
+    if frames != frame_count(ds):
+        return Decision(excluded=UNDECODABLE)
+    return replace(decision, frames=frames)
