@@ -1,4 +1,9 @@
-"""The command line: each command loads the archive and calls one library function."""
+"""The command line: each command loads the archive and calls one library function.
+
+Each command imports the stages it needs when it runs: importing this module
+(and so ``--help`` and every command's start) brings in click and the
+configuration reader only, not pydicom, pyarrow, DataLad or the text detector.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +11,17 @@ import functools
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from . import __version__, pipeline
+from . import __version__
 from .archive import open_archive
 from .config import LICENSES
 from .errors import ArchiveError
-from .release import actions
-from .release.registry import load_releases
-from .verify import verify as check
+
+if TYPE_CHECKING:
+    from .pipeline import Progress
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -81,6 +86,8 @@ def init(
     directory: Path, name: str, publisher: str, contact: str, base_url: str, license_: str
 ) -> None:
     """Create an archive in DIR: archive.toml, secret key, empty superdataset."""
+    from . import pipeline
+
     archive = pipeline.init(
         directory,
         name=name,
@@ -99,7 +106,7 @@ def init(
     )
 
 
-def _progress(quiet: bool) -> pipeline.Progress | None:
+def _progress(quiet: bool) -> Progress | None:
     if quiet or not sys.stderr.isatty():
         return None
 
@@ -113,6 +120,8 @@ def _progress(quiet: bool) -> pipeline.Progress | None:
 
 
 def _ingest(directory: Path, packages: tuple[Path, ...], quiet: bool) -> int:
+    from . import pipeline
+
     archive = open_archive(directory)
     counts: dict[str, int] = {}
     for result in pipeline.ingest(archive, list(packages), progress=_progress(quiet)):
@@ -147,6 +156,8 @@ def ingest(directory: Path, packages: tuple[Path, ...], quiet: bool) -> None:
 @friendly
 def build(directory: Path, quiet: bool) -> None:
     """Write site/ (catalogs, descriptors, pages) and publish the DataLad store in site/store/."""
+    from . import pipeline
+
     summary = pipeline.build(open_archive(directory), progress=_progress(quiet))
     if not quiet:
         click.echo(
@@ -177,6 +188,8 @@ def release(directory: Path, version: str, notes: Path | None, strict: bool, qui
 
     Releases are immutable: an existing VERSION is refused.
     """
+    from .release import actions
+
     text = notes.read_text(encoding="utf-8") if notes else ""
     info, doi_message = actions.release(
         open_archive(directory), version, text, strict=strict, progress=_progress(quiet)
@@ -200,6 +213,8 @@ def withdraw(directory: Path, donation_id: str, quiet: bool) -> None:
     releases can no longer fetch them either), its page becomes a tombstone,
     and the site is rebuilt.
     """
+    from .release import actions
+
     result = actions.withdraw(open_archive(directory), donation_id, progress=_progress(quiet))
     click.echo(result.message)
 
@@ -209,6 +224,8 @@ def withdraw(directory: Path, donation_id: str, quiet: bool) -> None:
 @friendly
 def verify(directory: Path) -> None:
     """Check the published store (git annex fsck) and the site (checksums, stray files)."""
+    from .verify import verify as check
+
     problems = check(open_archive(directory))
     for problem in problems:
         click.echo(problem, err=True)
@@ -232,6 +249,8 @@ def offers(directory: Path, ledger: Path) -> None:
     and .csv, the statistics and pilot pages), small counts withheld. A bad
     line anywhere imports nothing.
     """
+    from . import pipeline
+
     added, replaced = pipeline.offers(open_archive(directory), ledger)
     click.echo(f"offers: {added} added, {replaced} replaced; run `build` to publish")
 
@@ -310,7 +329,10 @@ def demo(directory: Path, port: int, no_serve: bool) -> None:
     release 1.0.0. Running it again reuses the archive: nothing is ingested or
     released twice.
     """
+    from . import pipeline
     from .demo import RELEASE_NOTES, make_packages, write_offers
+    from .release import actions
+    from .release.registry import load_releases
 
     directory = directory.resolve()
     if (directory / "archive.toml").exists():

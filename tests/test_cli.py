@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -40,3 +42,20 @@ def test_ci_runs_the_readme_test_command_verbatim() -> None:
     test_command = [line for line in section.split("```", 2)[1].splitlines() if line.strip()][1]
     ci = (Path(__file__).resolve().parents[1] / ".ci" / "run").read_text()
     assert test_command in ci
+
+
+def test_the_command_line_imports_no_heavy_stage_until_a_command_runs() -> None:
+    """`archive-builder --help` and every command start without importing pyarrow,
+    DataLad, onnxruntime or OpenCV (they cost most of a second of start-up); `deid`
+    needs none of them but the text detector, which loads only for a frame to screen."""
+    code = (
+        "import sys, archive_builder.cli, archive_builder.deid.folder; "
+        "print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = set(out.stdout.split())
+    assert "archive_builder" in loaded
+    assert not loaded & {"pyarrow", "datalad", "onnxruntime", "cv2", "jinja2", "rdflib"}
+    code = "import sys, archive_builder.cli; print(' '.join(sorted(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert not {m.split(".")[0] for m in out.stdout.split()} & {"pydicom", "numpy"}

@@ -45,3 +45,18 @@ def test_a_file_no_permissive_decoder_reads_gets_no_preview_rather_than_a_failed
     assert path is not None
     assert pydicom.dcmread(path, stop_before_pixels=True).BitsStored == 12
     assert render_preview(path) is None  # type: ignore[arg-type]
+
+
+def test_a_preview_is_drawn_only_from_the_published_bytes(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """preview_for draws a file only when it is the file the catalog lists (same SHA-256):
+    never an original, never a file changed after it was published."""
+    import hashlib
+    import shutil
+
+    from archive_builder.site.previews import preview_for
+
+    path = tmp_path / "instance-0001.dcm"
+    shutil.copy(get_testdata_file("CT_small.dcm"), path)  # type: ignore[arg-type]
+    published = hashlib.sha256(path.read_bytes()).hexdigest()
+    assert preview_for(path, published, None) == render_preview(path)
+    assert preview_for(path, "0" * 64, None) is None

@@ -1,13 +1,17 @@
-"""One small PNG per series, drawn from the DICOM pixel data of its middle image.
+"""One small PNG per series, drawn from the published pixel data of its middle image.
 
-Windowing: the file's own Window Center and Width where present, else the 1st
-to 99th percentile of the (modality-rescaled) values. Colour images are kept
-as they are. Previews are keyed by the SHA-256 of the file they come from, so
-a rebuild draws only those of new files.
+The file is the one in the donation's dataset, checked against the SHA-256
+that ``instances.json`` (and the catalog) records for it, so a preview shows
+exactly what was published: screened, with its payloads stripped. Windowing:
+the file's own Window Center and Width where present, else the 1st to 99th
+percentile of the (modality-rescaled) values. Colour images are kept as they
+are. Previews are keyed by that SHA-256, so a rebuild draws only those of new
+files.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import logging
 from pathlib import Path
@@ -15,7 +19,7 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-PREVIEW_VERSION = "1"
+PREVIEW_VERSION = "2"
 MAX_SIDE = 256
 
 
@@ -32,51 +36,21 @@ def middle_instance(instances: list[dict[str, Any]], folder: str) -> dict[str, A
     return images[len(images) // 2]
 
 
-def _window(pixels: Any, ds: Any) -> Any:
-    import numpy as np
-    from pydicom.multival import MultiValue
-
-    def first(value: Any) -> float | None:
-        if value is None or value == "":
-            return None
-        return float(value[0] if isinstance(value, MultiValue | list) else value)
-
-    centre, width = first(ds.get("WindowCenter")), first(ds.get("WindowWidth"))
-    if centre is None or width is None or width <= 1:
-        low, high = np.percentile(pixels, (1, 99))
-    else:
-        low, high = centre - width / 2, centre + width / 2
-    if high <= low:
-        high = low + 1
-    scaled = (np.clip(pixels, low, high) - low) / (high - low) * 255
-    if ds.get("PhotometricInterpretation") == "MONOCHROME1":
-        scaled = 255 - scaled
-    return scaled.astype(np.uint8)
-
-
 def render_preview(path: Path) -> bytes | None:
-    """PNG bytes of the middle frame of ``path``, or None when it cannot be drawn."""
+    """PNG bytes of the middle frame of ``path``, or None when it cannot be drawn.
+
+    The frame is decoded and rendered by the pixel stage's own code
+    (``pixels.frames``): the preview is one of the renderings it screened.
+    """
     try:
-        import numpy as np
         import pydicom
         from PIL import Image
-        from pydicom.pixels.processing import apply_modality_lut
+
+        from ..pixels.frames import decode, frame_count, rendering
 
         ds = pydicom.dcmread(path)
-        pixels = ds.pixel_array
-        frames = int(ds.get("NumberOfFrames") or 1)
-        colour = int(ds.get("SamplesPerPixel") or 1) > 1
-        if frames > 1:
-            pixels = pixels[frames // 2]
-        if colour:
-            if ds.get("PhotometricInterpretation", "").startswith("YBR"):
-                from pydicom.pixels.processing import convert_color_space
-
-                pixels = convert_color_space(pixels, ds.PhotometricInterpretation, "RGB")
-            image = Image.fromarray(np.asarray(pixels, dtype=np.uint8), "RGB")
-        else:
-            values = apply_modality_lut(pixels, ds).astype(np.float64)
-            image = Image.fromarray(_window(values, ds), "L")
+        frame = next(decode(ds, [frame_count(ds) // 2]))
+        image = Image.fromarray(rendering(frame, ds), "RGB" if frame.ndim == 3 else "L")
         image.thumbnail((MAX_SIDE, MAX_SIDE))
         out = io.BytesIO()
         image.save(out, "PNG", optimize=True)
@@ -84,6 +58,14 @@ def render_preview(path: Path) -> bytes | None:
     except Exception as exc:  # any unreadable pixel data means "no preview", never a failed build
         log.warning("no preview for %s: %s", path, exc)
         return None
+
+
+def _digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def preview_for(path: Path, sha256: str, cache: Path | None) -> bytes | None:
@@ -94,6 +76,9 @@ def preview_for(path: Path, sha256: str, cache: Path | None) -> bytes | None:
     if cached is not None and cached.with_suffix(".none").is_file():
         return None
     if not path.is_file():  # content not present (an annex symlink without content)
+        return None
+    if _digest(path) != sha256:  # drawn only from the published bytes the catalog lists
+        log.warning("no preview for %s: its content is not the published file's", path)
         return None
     data = render_preview(path)
     if cached is not None:
