@@ -23,6 +23,7 @@ import logging
 import os
 import platform
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -104,6 +105,60 @@ def run_deid(files: list[Path], out: Path) -> None:
     replace_identifiers(names, ids=ids, save=True, output_folder=str(out))
 
 
+def whole_process(command: list[str], repeat: int) -> float:
+    """Best wall time of ``command`` run as a user runs it (a new process each time)."""
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        subprocess.run(command, check=False, capture_output=True)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def processes_table(folders: list[tuple[str, Path, int]], scratch: Path, repeat: int) -> None:
+    """Start-up, and whole ``archive-builder deid`` and ``dicognito`` runs on each folder."""
+    tool = str(Path(sys.executable).with_name("archive-builder"))
+    print()
+    print(f"| measurement (whole processes, best of {repeat}) | seconds |")
+    print("|---|---:|")
+    for args in (["--help"], ["deid", "--help"]):
+        seconds = whole_process([tool, *args], repeat)
+        print(f"| start-up: `archive-builder {' '.join(args)}` | {seconds:.2f} |")
+    for label, folder, count in folders:
+        key = scratch / f"key-{label}"
+        commands = {
+            "archive-builder deid": [
+                tool,
+                "deid",
+                str(folder),
+                "OUT",
+                "--key-file",
+                str(key),
+                "-q",
+            ],
+            "dicognito": [sys.executable, "-m", "dicognito", "-o", "OUT", "--quiet", str(folder)],
+        }
+        times = {}
+        for name, command in commands.items():
+            best = float("inf")
+            for attempt in range(repeat):
+                out = scratch / f"proc-{label}-{name.split()[0]}-{attempt}"
+                start = time.perf_counter()
+                subprocess.run(
+                    [str(out) if a == "OUT" else a for a in command],
+                    check=False,
+                    capture_output=True,
+                )
+                best = min(best, time.perf_counter() - start)
+                shutil.rmtree(out, ignore_errors=True)
+            times[name] = best
+        for name, seconds in times.items():
+            print(
+                f"| {name}, {label} ({count} files) | {seconds:.2f} "
+                f"({times['dicognito'] / seconds:.2f}x dicognito's throughput) |"
+            )
+
+
 def count_leaks(tool: str, out: Path, corpus: list[tuple[Path, Patient]]) -> tuple[int, int, int]:
     """(files written, planted values found, files holding at least one)."""
     outputs = sorted(p for p in out.rglob("*.dcm"))
@@ -182,6 +237,16 @@ def main() -> int:
                     shutil.rmtree(out)
             written, leaks, with_leaks = count_leaks(name, out, corpus)
             rows.append(Row(name, best, written, leaks, with_leaks))
+        small = root / "small"
+        small.mkdir()
+        first = sorted((root / "in" / "r0").iterdir())
+        for path in first:
+            shutil.copy(path, small / path.name)
+        processes_table(
+            [("corpus", root / "in", len(files)), ("one copy", small, len(first))],
+            root,
+            args.repeat,
+        )
     baseline = rows[0].seconds
     dicognito = next(row.seconds for row in rows if row.tool == "dicognito")
     print()
