@@ -21,7 +21,7 @@ from .config import LICENSES
 from .errors import ArchiveError
 
 if TYPE_CHECKING:
-    from .pipeline import Progress
+    pass
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -106,32 +106,71 @@ def init(
     )
 
 
-def _progress(quiet: bool) -> Progress | None:
-    if quiet or not sys.stderr.isatty():
-        return None
+class _ProgressLine:
+    """One line on the terminal's stderr, redrawn in place; cleared before other output."""
 
-    def show(label: str, done: int, total: int) -> None:
-        end = "\n" if done == total else ""
-        click.echo(f"\r  {label}: {done}/{total}", nl=False, err=True)
-        if end:
+    def __init__(self) -> None:
+        self.shown = False
+
+    def __call__(self, label: str, done: int, total: int) -> None:
+        click.echo(f"\r  {label}: {done}/{total}\x1b[K", nl=False, err=True)
+        self.shown = done != total
+        if not self.shown:
             click.echo("", err=True)
 
-    return show
+    def clear(self) -> None:
+        if self.shown:
+            click.echo("\r\x1b[K", nl=False, err=True)
+            self.shown = False
 
 
-def _ingest(directory: Path, packages: tuple[Path, ...], quiet: bool) -> int:
+def _progress(quiet: bool) -> _ProgressLine | None:
+    if quiet or not sys.stderr.isatty():
+        return None
+    return _ProgressLine()
+
+
+def _ingest(
+    directory: Path,
+    packages: tuple[Path, ...],
+    quiet: bool,
+    scheduler: str | None = None,
+    jobs: int | None = None,
+) -> int:
     from . import pipeline
 
     archive = open_archive(directory)
     counts: dict[str, int] = {}
-    for result in pipeline.ingest(archive, list(packages), progress=_progress(quiet)):
+    progress = _progress(quiet)
+    results = pipeline.ingest(
+        archive, list(packages), progress=progress, scheduler=scheduler, jobs=jobs
+    )
+    for result in results:
         counts[result.status] = counts.get(result.status, 0) + 1
         if not quiet or result.failed:
+            if progress:
+                progress.clear()
             click.echo(f"{result.status:<9} {result.path}: {result.message}", err=result.failed)
     summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
     if not quiet:
         click.echo(f"ingest: {summary or 'nothing to do'}")
     return 1 if counts.get("refused") or counts.get("error") else 0
+
+
+scheduler_option = click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    help="A running Dask cluster's scheduler (tcp://host:8786) to do the work; its workers "
+    "must see the archive folder and the inputs at the same paths (shared storage) and run "
+    "this archive-builder version. Default: this machine's cores.",
+)
+jobs_option = click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Processes on this machine [default: all cores].",
+)
 
 
 @main.command()
@@ -140,14 +179,25 @@ def _ingest(directory: Path, packages: tuple[Path, ...], quiet: bool) -> int:
     "packages", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="PACKAGE..."
 )
 @click.option("-q", "--quiet", is_flag=True, help="Print only refusals.")
+@scheduler_option
+@jobs_option
 @friendly
-def ingest(directory: Path, packages: tuple[Path, ...], quiet: bool) -> None:
+def ingest(
+    directory: Path,
+    packages: tuple[Path, ...],
+    quiet: bool,
+    scheduler: str | None,
+    jobs: int | None,
+) -> None:
     """De-identify donation packages (folders or .zip) and add each as a dataset.
 
-    One line per package says what happened. The exit status is 1 when any
-    package was refused; refused packages leave the archive unchanged.
+    One line per package, in the order given, says what happened. The packages
+    are worked on in parallel (local processes, or a Dask cluster with
+    --scheduler); accepted donations join the archive many per commit. The exit
+    status is 1 when any package was refused; refused packages leave the
+    archive unchanged.
     """
-    sys.exit(_ingest(directory, packages, quiet))
+    sys.exit(_ingest(directory, packages, quiet, scheduler, jobs))
 
 
 @main.command()
@@ -221,6 +271,37 @@ def withdraw(directory: Path, donation_id: str, quiet: bool) -> None:
 
 @main.command()
 @archive_dir
+@click.argument("url", metavar="URL")
+@click.option(
+    "--endpoint-url",
+    metavar="URL",
+    help="An S3-compatible server other than AWS (MinIO, Ceph, a cloud's S3 endpoint).",
+)
+@click.option("-q", "--quiet", is_flag=True)
+@friendly
+def deploy(directory: Path, url: str, endpoint_url: str | None, quiet: bool) -> None:
+    """Upload the built site (pages, catalogs, DataLad store) to URL.
+
+    URL is s3://BUCKET/PREFIX (credentials from the AWS environment variables
+    or profile, never stored) or a folder. Only what changed since the last
+    deploy is uploaded; files the build removed (a withdrawal) are deleted
+    last. An interrupted deploy is finished by the next one.
+    """
+    from .deploy import deploy as upload
+
+    progress = _progress(quiet)
+    summary = upload(open_archive(directory), url, endpoint_url=endpoint_url, progress=progress)
+    if progress:
+        progress.clear()
+    click.echo(
+        f"deployed to {summary.target}: {summary.uploaded} files uploaded "
+        f"({summary.uploaded_bytes / 1e6:.1f} MB), {summary.deleted} deleted, "
+        f"{summary.unchanged} unchanged"
+    )
+
+
+@main.command()
+@archive_dir
 @friendly
 def verify(directory: Path) -> None:
     """Check the published store (git annex fsck) and the site (checksums, stray files)."""
@@ -265,12 +346,18 @@ def offers(directory: Path, ledger: Path) -> None:
     help="Secret key (created, mode 0600, if absent; never inside OUT_DIR). The same key "
     "gives the same pseudonyms, date shifts and UIDs on every run.",
 )
-@click.option(
-    "-j", "--jobs", type=click.IntRange(min=1), default=None, help="Processes [default: all cores]."
-)
+@jobs_option
+@scheduler_option
 @click.option("-q", "--quiet", is_flag=True, help="Print only refusals.")
 @friendly
-def deid(in_dir: Path, out_dir: Path, key_file: Path, jobs: int | None, quiet: bool) -> None:
+def deid(
+    in_dir: Path,
+    out_dir: Path,
+    key_file: Path,
+    jobs: int | None,
+    scheduler: str | None,
+    quiet: bool,
+) -> None:
     """De-identify a folder of DICOM files into OUT_DIR, without an archive.
 
     Same engine and verification as ingest. One pseudonym and one date offset
@@ -282,7 +369,7 @@ def deid(in_dir: Path, out_dir: Path, key_file: Path, jobs: int | None, quiet: b
 
     key = load_or_create_key(key_file, out_dir)
     refused = 0
-    for outcome in deidentify_folder(in_dir, out_dir, key, jobs=jobs):
+    for outcome in deidentify_folder(in_dir, out_dir, key, jobs=jobs, scheduler=scheduler):
         refused += outcome.status == "refused"
         if not quiet or outcome.status == "refused":
             failed = outcome.status == "refused"

@@ -6,9 +6,12 @@ save as a dataset. ``build``: catalog, describe, render, publish.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
+import secrets
 import shutil
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,7 +20,9 @@ from pathlib import Path
 from . import keys
 from .archive import Archive, Layout, create_layout, locked, open_archive
 from .catalog import import_offers, ledger_path, load_ledger, write_catalogs
+from .config import Limits
 from .deid import DeidError, Donor, LeakError, age_string, deidentify_study
+from .errors import ArchiveError
 from .fair import write_archive_files
 from .intake import IntakeError, Package, open_package
 from .release.freeze import retire_offers
@@ -28,8 +33,18 @@ from .release.registry import (
 )
 from .site import render_site
 from .site.pilot import intake_counts
+from .site.previews import draw_previews
 from .sitefiles import SiteWriter
-from .store import Committer, add_donation, create_superdataset, is_registered, recover, registered
+from .store import (
+    Committer,
+    create_superdataset,
+    discard_staging,
+    donation_dir,
+    recover,
+    register_donations,
+    registered,
+    stage_donation,
+)
 from .store.content import (
     INSTANCES,
     README,
@@ -43,6 +58,7 @@ from .store.datasets import subdataset_commits
 from .store.publish import publish
 from .store.withdraw import purge_from_store
 from .verify import SUMS, read_sums, sha256
+from .workers import Lost, workers
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]
@@ -147,20 +163,63 @@ def _log(layout: Layout, result: Result, token: str | None) -> None:
         handle.write(json.dumps(entry) + "\n")
 
 
-def _ingest_one(
-    archive: Archive, package: Package, committer: Committer, progress: Progress | None
-) -> Result:
-    layout, key, record = archive.layout, archive.key, package.record
-    public_id = keys.public_id(key, record.donation_id)
-    label = str(package.source)
-    if is_registered(layout, public_id):
-        return Result(
-            "ingest",
-            "notneeded",
-            label,
-            f"already in the archive as {public_id}; nothing changed",
-            public_id,
-        )
+@dataclass(frozen=True)
+class IngestContext:
+    """What every ingest task needs, sent once to each worker (the secret key included:
+    a cluster must be trusted, see docs/scaling.md)."""
+
+    layout: Layout
+    key: bytes
+    limits: Limits
+    base_url: str
+    committer: Committer
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A package after its task: staged as a complete dataset, or why not."""
+
+    status: str  # staged | notneeded | refused | leak
+    message: str
+    public_id: str | None = None
+    token: str | None = None  # the keyed log token of its donation id
+    staged: Path | None = None
+
+
+def prepare_donation(context: IngestContext, source: Path) -> Prepared:
+    """One donation's own work, on any worker: open and check the package, derive its
+    public id, de-identify and verify, write and save its dataset under staging, with
+    its catalog rows (instances.json) and its series previews."""
+    layout, key = context.layout, context.key
+    try:
+        with open_package(source, context.limits, layout.staging) as package:
+            record = package.record
+            token = keys.log_token(key, record.donation_id)
+            public_id = keys.public_id(key, record.donation_id)
+            if donation_dir(layout, public_id).exists():
+                message = f"already in the archive as {public_id}; nothing changed"
+                return Prepared("notneeded", message, public_id, token)
+            try:
+                staged = stage_donation(
+                    layout.staging / f"{public_id}-{secrets.token_hex(4)}",  # one per attempt
+                    context.committer,
+                    lambda dataset: _fill(dataset, package, public_id, context),
+                    f"Add donation {public_id}",
+                )
+            except LeakError as exc:
+                return Prepared("leak", str(exc), public_id, token)
+            except DeidError as exc:
+                return Prepared("refused", str(exc), public_id, token)
+            instances = json.loads((staged / INSTANCES).read_text(encoding="utf-8"))
+            draw_previews(staged, instances, layout.root / ".cache" / "previews")
+            return Prepared("staged", f"added as {public_id}", public_id, token, staged)
+    except IntakeError as exc:
+        return Prepared("refused", str(exc).removeprefix(f"{source}: "))
+
+
+def _fill(dataset: Path, package: Package, public_id: str, context: IngestContext) -> None:
+    """De-identify and verify the study into ``dataset``, with its descriptive files."""
+    key, record = context.key, package.record
     donor = Donor(
         key=key,
         public_id=public_id,
@@ -168,67 +227,140 @@ def _ingest_one(
         patient_age=age_string(record.age_years),
         sex=record.sex,
     )
+    study = deidentify_study(package.instances, donor, dataset, secrets=[record.donation_id])
+    study.skipped.extend(package.skipped)
+    public_record = record.public(public_id)
+    instances = [
+        instance_entry(o.relpath, dataset / o.relpath, o.header, o.transfer_syntax)
+        for o in study.outputs
+    ]
+    gate = study.gate()  # every text that leaves private/ passes it
+    gate.write_json(dataset / RECORD, public_record)
+    gate.write_json(dataset / REPORT, study.report())
+    gate.write_json(dataset / INSTANCES, instances)
+    gate.write_text(dataset / README, _readme(public_id, public_record, context.base_url))
+    gate.check_folder(dataset, [o.relpath for o in study.outputs])
 
-    def fill(dataset: Path) -> None:
-        def step(done: int, total: int) -> None:
-            if progress:
-                progress(public_id, done, total)
 
-        study = deidentify_study(
-            package.instances, donor, dataset, secrets=[record.donation_id], progress=step
-        )
-        study.skipped.extend(package.skipped)
-        public_record = record.public(public_id)
-        instances = [
-            instance_entry(o.relpath, dataset / o.relpath, o.header, o.transfer_syntax)
-            for o in study.outputs
-        ]
-        gate = study.gate()  # every text that leaves private/ passes it
-        gate.write_json(dataset / RECORD, public_record)
-        gate.write_json(dataset / REPORT, study.report())
-        gate.write_json(dataset / INSTANCES, instances)
-        gate.write_text(
-            dataset / README, _readme(public_id, public_record, archive.config.base_url)
-        )
-        gate.check_folder(dataset, [o.relpath for o in study.outputs])
+class _Registration:
+    """Accepted donations wait here, in order with the other packages' results, until
+    one commit registers them all; then their results are given out."""
 
-    add_donation(layout, committer, public_id, fill, f"Add donation {public_id}")
-    return Result("ingest", "ok", label, f"added as {public_id}", public_id)
+    def __init__(self, layout: Layout, committer: Committer):
+        self.layout = layout
+        self.committer = committer
+        self.staged: dict[str, Path] = {}
+        self.results: list[tuple[Result, str | None]] = []
+        self.since = time.monotonic()
+
+    def add(self, result: Result, token: str | None, staged: Path | None = None) -> None:
+        if not self.results:
+            self.since = time.monotonic()
+        if staged is not None and result.public_id is not None:
+            self.staged[result.public_id] = staged
+        self.results.append((result, token))
+
+    def due(self) -> bool:
+        waited = time.monotonic() - self.since
+        return len(self.staged) >= REGISTER_BATCH or (bool(self.results) and waited > FLUSH_SECONDS)
+
+    def keep_accepted(self) -> None:
+        """After a failure: register what was accepted and is still staged (whatever was
+        moved already is registered by the next run's recovery)."""
+        staged = {pid: path for pid, path in self.staged.items() if path.exists()}
+        try:
+            register_donations(self.layout, self.committer, staged)
+        except ArchiveError as exc:
+            log.warning("accepted donations left for the next run to register: %s", exc)
+
+    def flush(self) -> Iterator[Result]:
+        register_donations(self.layout, self.committer, self.staged)
+        results, self.results, self.staged = self.results, [], {}
+        for result, token in results:
+            _log(self.layout, result, token)
+            yield result
+
+
+REGISTER_BATCH = 200  # donations per commit of the superdataset
+FLUSH_SECONDS = 10.0  # and at least this often, so that results keep coming
 
 
 def ingest(
-    archive: Archive, packages: Sequence[Path], progress: Progress | None = None
+    archive: Archive,
+    packages: Sequence[Path],
+    progress: Progress | None = None,
+    *,
+    scheduler: str | None = None,
+    jobs: int | None = None,
 ) -> Iterator[Result]:
-    """Ingest each package; yield one result per package (and per recovery step)."""
+    """Ingest each package; yield one result per package, in order (and per recovery step).
+
+    Each package is one task on the workers (:func:`prepare_donation`); the
+    superdataset registers the staged datasets here, many per commit.
+    ``scheduler`` is a Dask scheduler's address: the archive folder and the
+    packages must then be on storage that every worker mounts at the same path.
+    """
     layout = archive.layout
     committer = committer_for(archive)
+    context = IngestContext(
+        layout, archive.key, archive.config.limits, archive.config.base_url, committer
+    )
     with locked(layout):
         for note in recover(layout, committer):
             yield Result("recover", "ok", str(layout.datasets), note)
-        for source in packages:
-            token: str | None = None
-            try:
-                with open_package(source, archive.config.limits, layout.staging) as package:
-                    token = keys.log_token(archive.key, package.record.donation_id)
-                    try:
-                        result = _ingest_one(archive, package, committer, progress)
-                    except LeakError as exc:
-                        where = _quarantine(layout, source, token, str(exc))
-                        result = Result(
-                            "ingest",
-                            "refused",
-                            str(source),
-                            f"{exc}. Nothing was published; the package is quarantined in "
-                            f"{where.relative_to(layout.root)}.",
-                        )
-                    except DeidError as exc:
-                        result = Result("ingest", "refused", str(source), str(exc))
-            except IntakeError as exc:
-                result = Result(
-                    "ingest", "refused", str(source), str(exc).removeprefix(f"{source}: ")
+        batch = _Registration(layout, committer)
+
+        def tasks_done(done: int, total: int) -> None:
+            if progress:
+                progress("ingest", done, total)
+
+        try:
+            with workers(
+                scheduler=scheduler,
+                jobs=jobs,
+                items=len(packages),
+                seconds=len(packages) * SECONDS_PER_PACKAGE,
+            ) as pool:
+                outcomes = pool.run(
+                    functools.partial(prepare_donation, context), packages, tasks_done
                 )
-            _log(layout, result, token)
-            yield result
+                for source, prepared in zip(packages, outcomes, strict=True):
+                    _accept(batch, layout, source, prepared)
+                    if batch.due():
+                        yield from batch.flush()
+            yield from batch.flush()
+        finally:
+            batch.keep_accepted()
+            discard_staging(layout)
+
+
+SECONDS_PER_PACKAGE = 1.5  # one small donation, on one core (README, Store benchmark)
+
+
+def _accept(batch: _Registration, layout: Layout, source: Path, prepared: Prepared | Lost) -> None:
+    """Queue one package's result; an accepted donation waits for the batch's commit."""
+    label = str(source)
+    if isinstance(prepared, Lost):
+        batch.add(Result("ingest", "error", label, prepared.message), None)
+        return
+    public_id = prepared.public_id
+    if public_id is not None and (
+        public_id in batch.staged or donation_dir(layout, public_id).exists()
+    ):  # accepted earlier in this run: as if it had been registered before this package
+        message = f"already in the archive as {public_id}; nothing changed"
+        batch.add(Result("ingest", "notneeded", label, message, public_id), prepared.token)
+    elif prepared.status == "staged":
+        result = Result("ingest", "ok", label, prepared.message, public_id)
+        batch.add(result, prepared.token, prepared.staged)
+    elif prepared.status == "leak":
+        where = _quarantine(layout, source, prepared.token or "unknown", prepared.message)
+        message = (
+            f"{prepared.message}. Nothing was published; the package is quarantined in "
+            f"{where.relative_to(layout.root)}."
+        )
+        batch.add(Result("ingest", "refused", label, message), prepared.token)
+    else:
+        batch.add(Result("ingest", prepared.status, label, prepared.message), prepared.token)
 
 
 def _copy_frozen_releases(layout: Layout, site: SiteWriter) -> None:

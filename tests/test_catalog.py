@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import http.server
+import io
 import json
 import subprocess
+import threading
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -230,3 +235,82 @@ def test_release_added_withdrawn_rows_and_age_cap(tmp_path: Path) -> None:
     assert gone["age"] is None and gone["sex"] is None and gone["license"] is None
     kv = pq.ParquetFile(tmp_path / "catalog/donations.parquet").metadata.metadata
     assert kv[b"release"] == b"1.1"
+
+
+def test_past_the_threshold_catalogs_are_hive_partitioned_and_read_as_one_table(
+    demo_archive: Path, tmp_path: Path
+) -> None:
+
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    from archive_builder.archive import open_archive
+    from archive_builder.pipeline import stored_donations
+
+    archive = open_archive(demo_archive)
+    donations = stored_donations(archive.layout)
+    # the demo's donations are all of one month: make them span three
+    months = ["2026-08", "2026-09", "2026-10"]
+    for n, d in enumerate(donations):
+        d.record["consent"] = {**d.record["consent"], "month": months[n % 3]}
+    gone = [Withdrawal("don-gone", "2026-10-20")]
+    write_catalogs(CONFIG, donations, SiteWriter(tmp_path / "one"), withdrawals=gone)
+    write_catalogs(
+        CONFIG, donations, SiteWriter(tmp_path / "parts"), withdrawals=gone, partition_from=1
+    )
+    one, parts = tmp_path / "one" / "catalog", tmp_path / "parts" / "catalog"
+    index = json.loads((parts / "files.json").read_text())
+    assert index["partitioning"] == "donation_month"
+    assert index["tables"]["instances"] == [
+        f"instances/donation_month={m}/part-0.parquet" for m in months
+    ]
+    assert json.loads((one / "files.json").read_text())["tables"]["instances"] == [
+        "instances.parquet"
+    ]
+    sums = subprocess.run(  # each table's parts are listed in its _SHA256SUMS
+        ["sha256sum", "-c", "_SHA256SUMS"], cwd=parts / "instances", capture_output=True
+    )
+    assert sums.returncode == 0 and sums.stdout.count(b": OK") == 3, sums.stdout
+
+    def key(row: dict[str, Any]) -> tuple[str, str]:
+        return row["public_id"], str(row.get("path") or row.get("SeriesInstanceUID") or "")
+
+    for table in ("donations", "series", "instances"):
+        whole = sorted(pq.read_table(one / f"{table}.parquet").to_pylist(), key=key)
+        # pyarrow (and pandas, which reads through it) see one table, with the month
+        dataset = ds.dataset(parts / table, format="parquet", partitioning="hive")
+        rows = sorted(dataset.to_table().to_pylist(), key=key)
+        assert [{k: v for k, v in r.items() if k != "donation_month"} for r in rows] == whole
+        by_id = {d.public_id: months[n % 3] for n, d in enumerate(donations)}
+        assert all(r["donation_month"] == by_id.get(r["public_id"], "withdrawn") for r in rows)
+        try:
+            import duckdb
+        except ImportError:
+            continue
+        count = duckdb.sql(
+            f"SELECT count(*) FROM read_parquet('{parts}/{table}/*/*.parquet', "
+            "hive_partitioning = true)"
+        ).fetchall()
+        assert count == [(len(whole),)]
+
+    # over plain HTTP: the list of files, then each part, as the catalog page shows it
+    handler = functools.partial(QuietHandler, directory=str(tmp_path / "parts"))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}/catalog/"
+        listing = json.load(urllib.request.urlopen(base + "files.json"))
+        tables = [
+            pq.read_table(io.BytesIO(urllib.request.urlopen(base + name).read()))
+            for name in listing["tables"]["instances"]
+        ]
+        over_http = pa.concat_tables(tables)
+        assert over_http.num_rows == pq.read_metadata(one / "instances.parquet").num_rows
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import json
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import ExitStack
 from pathlib import Path
@@ -22,6 +23,14 @@ from .rates import METHOD, Donor, donor_of, rate_table
 from .tables import DONATION_RATE, DONATIONS, INSTANCES, SCHEMA_VERSION, SERIES, Table
 
 BATCH_ROWS = 10_000
+# Past this many instance rows (about 60 MB of zstd Parquet; 2,000 studies of 500 files), the
+# catalogs are written as hive-partitioned folders, one partition per month of donation
+# (``catalog/instances/donation_month=2026-10/part-0.parquet``): a new donation then rewrites
+# and re-deploys one month's files instead of the whole table, and readers that filter on
+# the month skip the others. Below it, one file per table is simplest for every reader.
+PARTITION_FROM = 1_000_000
+PARTITION = "donation_month"
+FILES = "files.json"  # the list of a catalog's files, for readers that cannot list (HTTP)
 
 
 def release_added(releases: Sequence[ReleaseInfo]) -> dict[str, str]:
@@ -122,13 +131,17 @@ class TableStream:
         self.writer.close()
 
 
-def _sidecar(site: SiteWriter, relpath: str, path: Path) -> None:
+def _digest(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         while chunk := handle.read(1024 * 1024):
             digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _sidecar(site: SiteWriter, relpath: str, path: Path) -> None:
     name = relpath.rsplit("/", 1)[-1]
-    site.text(relpath + ".sha256", f"{digest.hexdigest()}  {name}\n")
+    site.text(relpath + ".sha256", f"{_digest(path)}  {name}\n")
 
 
 def write_table(
@@ -137,6 +150,7 @@ def write_table(
     table: Table,
     rows: Iterable[dict[str, Any]],
     meta: dict[bytes, bytes],
+    sidecar: bool = True,
 ) -> str:
     """Stream rows into one zstd Parquet file at ``relpath``, with a ``.sha256`` sidecar."""
     with site.open(relpath) as path:
@@ -145,7 +159,8 @@ def write_table(
             stream.extend(rows)
         finally:
             stream.close()
-        _sidecar(site, relpath, path)
+        if sidecar:
+            _sidecar(site, relpath, path)
     return relpath
 
 
@@ -159,6 +174,7 @@ def write_catalogs(
     withdrawals: Sequence[Withdrawal] = (),
     offers: Sequence[dict[str, Any]] | None = None,
     batch_rows: int = BATCH_ROWS,
+    partition_from: int = PARTITION_FROM,
 ) -> list[str]:
     """donations, series and instances Parquet (and the donation rate, given offers).
 
@@ -166,11 +182,69 @@ def write_catalogs(
     flushed in batches, so memory does not grow with the archive. ``offers`` are
     the lines of the private offers ledger; what is published of them is
     :func:`archive_builder.catalog.rates.rate_table`, as Parquet and CSV.
+    Given as a sequence with ``partition_from`` instances or more, the three tables
+    are hive-partitioned by month of donation. ``folder/files.json`` lists every file
+    of every table, for readers over HTTP.
     """
     added = release_added(releases)
     tables = (DONATIONS, SERIES, INSTANCES)
-    paths = [f"{folder}/{t.filename}" for t in tables]
     donors: list[Donor] = []
+    if isinstance(donations, Sequence) and (
+        sum(len(d.instances) for d in donations) >= partition_from
+    ):
+        by_month: dict[str, list[StoredDonation]] = {}
+        for d in donations:
+            by_month.setdefault(str(d.record["consent"]["month"]), []).append(d)
+        listing: dict[str, list[str]] = {t.name: [] for t in tables}
+        for month, group in sorted(by_month.items()):
+            paths = [f"{folder}/{t.name}/{PARTITION}={month}/part-0.parquet" for t in tables]
+            donors += _write_tables(config, group, (), site, paths, release, added, batch_rows)
+            for table, path in zip(tables, paths, strict=True):
+                listing[table.name].append(path.removeprefix(f"{folder}/"))
+        if withdrawals:  # rows of the donations table only, with nothing but the id left
+            path = f"{DONATIONS.name}/{PARTITION}=withdrawn/part-0.parquet"
+            rows = (withdrawn_row(w, added.get(w.public_id)) for w in withdrawals)
+            meta = metadata(config, DONATIONS, release)
+            write_table(site, f"{folder}/{path}", DONATIONS, rows, meta, sidecar=False)
+            listing[DONATIONS.name].append(path)
+        for table in tables:  # one checksum file per table: readers skip names starting "_"
+            lines = [
+                f"{_digest(site.root / folder / name)}  {name.split('/', 1)[1]}\n"
+                for name in listing[table.name]
+            ]
+            site.text(f"{folder}/{table.name}/_SHA256SUMS", "".join(lines))
+    else:
+        paths = [f"{folder}/{t.filename}" for t in tables]
+        donors += _write_tables(
+            config, donations, withdrawals, site, paths, release, added, batch_rows, True
+        )
+        listing = {t.name: [t.filename] for t in tables}
+    written = [f"{folder}/{name}" for files in listing.values() for name in files]
+    if offers is not None:
+        rate = write_donation_rate(config, site, folder, release, offers, donors)
+        written += rate
+        listing[DONATION_RATE.name] = [r.removeprefix(f"{folder}/") for r in rate[:1]]
+    partitioned = any("/" in name for files in listing.values() for name in files)
+    index = {"partitioning": PARTITION if partitioned else None, "tables": listing}
+    site.text(f"{folder}/{FILES}", json.dumps(index, indent=1) + "\n")
+    return written
+
+
+def _write_tables(
+    config: ArchiveConfig,
+    donations: Iterable[StoredDonation],
+    withdrawals: Sequence[Withdrawal],
+    site: SiteWriter,
+    paths: list[str],
+    release: str | None,
+    added: dict[str, str],
+    batch_rows: int,
+    sidecars: bool = False,
+) -> list[Donor]:
+    """The donations, series and instances rows of ``donations`` into one file each;
+    returns each donation's donor (for the donation rate)."""
+    tables = (DONATIONS, SERIES, INSTANCES)
+    donors = []
     with ExitStack() as stack:
         files = [stack.enter_context(site.open(p)) for p in paths]
         streams = [
@@ -189,10 +263,9 @@ def write_catalogs(
             for stream in streams:
                 stream.close()
         for relpath, path in zip(paths, files, strict=True):
-            _sidecar(site, relpath, path)
-    if offers is not None:
-        paths += write_donation_rate(config, site, folder, release, offers, donors)
-    return paths
+            if sidecars:
+                _sidecar(site, relpath, path)
+    return donors
 
 
 def write_donation_rate(

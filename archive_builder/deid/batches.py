@@ -129,15 +129,3 @@ class Tasks:
     def result(self, where: tuple[int, int]) -> BatchResult:
         task, position = where
         return self.futures[task].result()[position]
-
-
-class Inline(Executor):
-    """Runs each job at once in this process (``--jobs 1``)."""
-
-    def submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def]
-        future: Future[object] = Future()
-        try:
-            future.set_result(fn(*args, **kwargs))
-        except BaseException as exc:
-            future.set_exception(exc)
-        return future

@@ -19,7 +19,7 @@ import shutil
 import stat
 from collections import Counter
 from collections.abc import Callable, Iterator
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -28,7 +28,8 @@ from pydicom.tag import Tag
 
 from .. import keys, pixels
 from ..intake import Instance, read_header
-from .batches import TASK_FILES, Batch, BatchResult, Inline, Tasks, file_stamp
+from ..workers import Inline, Workers, workers
+from .batches import TASK_FILES, Batch, BatchResult, Tasks, file_stamp
 from .dates import collision_free_offset
 from .engine import Donor, age_string
 from .errors import DeidError, LeakError
@@ -230,14 +231,19 @@ def _survey_one(path: Path, key: bytes, whole: bool = True) -> _Surveyed:
     return _Surveyed(path, header if whole else _summary(header), None, identifiers, stamp)
 
 
-def survey(
-    in_dir: Path, key: bytes, executor: Executor | None = None
-) -> tuple[list[Instance], dict[Path, Identifiers], dict[Path, tuple[int, int]], list[str]]:
-    """The DICOM files under ``in_dir`` (headers only), their identifying values, their
-    size and modification time as surveyed, and one reason per skipped file."""
+def files_under(in_dir: Path) -> list[Path]:
     paths: list[Path] = []
     for dirpath, _dirnames, filenames in os.walk(in_dir, followlinks=False):
         paths.extend(Path(dirpath) / name for name in sorted(filenames))
+    return paths
+
+
+def survey(
+    in_dir: Path, key: bytes, executor: Executor | None = None, paths: list[Path] | None = None
+) -> tuple[list[Instance], dict[Path, Identifiers], dict[Path, tuple[int, int]], list[str]]:
+    """The DICOM files under ``in_dir`` (headers only), their identifying values, their
+    size and modification time as surveyed, and one reason per skipped file."""
+    paths = files_under(in_dir) if paths is None else paths
     executor = executor or Inline()
     whole = isinstance(executor, Inline)
     surveyed = executor.map(
@@ -309,6 +315,7 @@ def deidentify_folder(
     key: bytes,
     *,
     jobs: int | None = None,
+    scheduler: str | None = None,
     progress: FolderProgress | None = None,
 ) -> Iterator[StudyOutcome]:
     """De-identify every study under ``in_dir`` into ``out_dir``; one outcome per study.
@@ -318,42 +325,58 @@ def deidentify_folder(
     (or cannot be read in full) is refused and leaves nothing in ``out_dir``.
     """
     _check_folders(in_dir, out_dir)
-    jobs = max(1, jobs or os.cpu_count() or 1)
-    inline = jobs == 1
-    executor: Executor = Inline() if inline else ProcessPoolExecutor(jobs)
+    paths = files_under(in_dir)
     staging_root = out_dir / ".partial"
-    try:
-        instances, found, stamps, skipped = survey(in_dir, key, executor)
-        if not instances:
-            raise FolderError(
-                f"{in_dir}: holds no DICOM file that can be de-identified"
-                + (f" ({_counted(skipped)})" if skipped else "")
-                + "."
-            )
-        out_dir.mkdir(parents=True, exist_ok=True)
-        studies = group(key, instances, found)
-        total = sum(len(sources) for _, _, sources, _ in studies)
-        done = 0
-        pending = []
-        tasks = Tasks(executor)
-        for number, (donor, folder, sources, identifiers) in enumerate(studies):
-            layout, excluded = plan(sources)
-            staging = staging_root / str(number)  # flat: one folder to make and move per study
-            batches = [
-                tasks.add(Batch(items, staging, donor, identifiers))
-                for items in _batched(layout, stamps, inline, jobs)
-            ]
-            pending.append((folder, sources, identifiers, excluded, staging, batches))
-        tasks.flush()
-        for folder, sources, identifiers, excluded, staging, batches in pending:
-            results = [tasks.result(batch) for batch in batches]
-            done += len(sources)
-            if progress:
-                progress(done, total)
-            yield _finish(out_dir, folder, staging, identifiers, excluded, results)
-    finally:
-        executor.shutdown(cancel_futures=True)
-        shutil.rmtree(staging_root, ignore_errors=True)
+    with workers(
+        scheduler=scheduler, jobs=jobs, items=len(paths), seconds=len(paths) * SECONDS_PER_FILE
+    ) as pool:
+        try:
+            yield from _deidentify(in_dir, out_dir, key, paths, pool, staging_root, progress)
+        finally:
+            shutil.rmtree(staging_root, ignore_errors=True)
+
+
+SECONDS_PER_FILE = 0.005  # one file on one core (README, De-identification benchmark)
+
+
+def _deidentify(
+    in_dir: Path,
+    out_dir: Path,
+    key: bytes,
+    paths: list[Path],
+    pool: Workers,
+    staging_root: Path,
+    progress: FolderProgress | None,
+) -> Iterator[StudyOutcome]:
+    executor, inline, jobs = pool.executor, pool.here, pool.count
+    instances, found, stamps, skipped = survey(in_dir, key, executor, paths)
+    if not instances:
+        raise FolderError(
+            f"{in_dir}: holds no DICOM file that can be de-identified"
+            + (f" ({_counted(skipped)})" if skipped else "")
+            + "."
+        )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    studies = group(key, instances, found)
+    total = sum(len(sources) for _, _, sources, _ in studies)
+    done = 0
+    pending = []
+    tasks = Tasks(executor)
+    for number, (donor, folder, sources, identifiers) in enumerate(studies):
+        layout, excluded = plan(sources)
+        staging = staging_root / str(number)  # flat: one folder to make and move per study
+        batches = [
+            tasks.add(Batch(items, staging, donor, identifiers))
+            for items in _batched(layout, stamps, inline, jobs)
+        ]
+        pending.append((folder, sources, identifiers, excluded, staging, batches))
+    tasks.flush()
+    for folder, sources, identifiers, excluded, staging, batches in pending:
+        results = [tasks.result(batch) for batch in batches]
+        done += len(sources)
+        if progress:
+            progress(done, total)
+        yield _finish(out_dir, folder, staging, identifiers, excluded, results)
     if skipped:
         yield StudyOutcome("skipped", str(in_dir), _counted(skipped), len(skipped))
 

@@ -88,3 +88,14 @@ def preview_for(path: Path, sha256: str, cache: Path | None) -> bytes | None:
         else:
             cached.write_bytes(data)
     return data
+
+
+def draw_previews(dataset: Path, instances: list[dict[str, Any]], cache: Path) -> int:
+    """Draw the preview of every series of a dataset into the cache (as ``build`` would
+    find them), where the files are: on the worker that wrote them. Returns how many."""
+    drawn = 0
+    for folder in sorted({i["path"].split("/", 1)[0] for i in instances}):
+        instance = middle_instance(instances, folder)
+        if instance is not None:
+            drawn += preview_for(dataset / instance["path"], instance["sha256"], cache) is not None
+    return drawn

@@ -1,10 +1,12 @@
-"""Adding donations to the superdataset, atomically.
+"""Adding donations to the superdataset, atomically, many at a time.
 
 A donation is assembled as a complete DataLad dataset under
-``private/staging/``, saved, then moved into ``datasets/`` with one rename and
-registered with one commit. A crash leaves either a staging folder (discarded
-on the next run) or a complete dataset not yet registered (registered on the
-next run): never half a donation in ``datasets/``.
+``private/staging/`` (by any worker: :func:`stage_donation`), saved, then
+moved into ``datasets/`` with one rename; :func:`register_donations`
+registers a batch of them with one commit. A crash leaves either a staging
+folder (discarded on the next run) or complete datasets not yet registered
+(registered on the next run): never half a donation in ``datasets/``, never
+half a batch in the superdataset's history.
 """
 
 from __future__ import annotations
@@ -66,16 +68,14 @@ def _undo_half_commit(superdataset: Path) -> list[str]:
 def recover(layout: Layout, committer: Committer) -> list[str]:
     """Finish or undo what an interrupted ingest left behind; say what was done."""
     notes: list[str] = _undo_half_commit(layout.datasets)
-    if layout.staging.exists():
-        for leftover in layout.staging.iterdir():
-            shutil.rmtree(leftover, ignore_errors=True)
-            notes.append("discarded an ingest interrupted before it was complete")
+    notes += discard_staging(layout)
     known = set(registered(layout.datasets))
+    complete = []
     for child in sorted(layout.datasets.iterdir()):
         if not child.is_dir() or child.name.startswith(".") or child.name in known:
             continue
         if is_dataset(child) and head_commit(child) and is_clean(child):
-            save(layout.datasets, f"Add donation {child.name}", committer, child)
+            complete.append(child)
             notes.append(
                 f"registered {child.name}, left complete but unregistered by an interrupted ingest"
             )
@@ -84,18 +84,25 @@ def recover(layout: Layout, committer: Committer) -> list[str]:
                 f"{child} is in datasets/ but is not a complete donation dataset; move it out "
                 "of the archive and ingest its package again."
             )
+    if complete:
+        save(layout.datasets, _message([c.name for c in complete]), committer, *complete)
     return notes
 
 
-def add_donation(
-    layout: Layout,
-    committer: Committer,
-    public_id: str,
-    fill: Callable[[Path], None],
-    message: str,
+def discard_staging(layout: Layout) -> list[str]:
+    """Remove whatever an ingest left in ``private/staging/`` (the archive lock is held)."""
+    notes = []
+    if layout.staging.exists():
+        for leftover in layout.staging.iterdir():
+            shutil.rmtree(leftover, ignore_errors=True)
+            notes.append("discarded an ingest interrupted before it was complete")
+    return notes
+
+
+def stage_donation(
+    staging: Path, committer: Committer, fill: Callable[[Path], None], message: str
 ) -> Path:
-    """Create the donation's dataset, let ``fill`` write its files, save, move and register."""
-    staging = layout.staging / public_id
+    """Create a dataset at ``staging`` (a new folder), let ``fill`` write its files, save it."""
     try:
         create_donation_dataset(staging, committer)
         fill(staging)
@@ -103,10 +110,27 @@ def add_donation(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    target = donation_dir(layout, public_id)
-    if target.exists():
-        shutil.rmtree(staging, ignore_errors=True)
-        raise StoreError(f"{target} already exists; run `archive-builder ingest` again to recover.")
-    staging.rename(target)
-    save(layout.datasets, message, committer, target)
-    return target
+    return staging
+
+
+def _message(public_ids: list[str]) -> str:
+    if len(public_ids) == 1:
+        return f"Add donation {public_ids[0]}"
+    return f"Add {len(public_ids)} donations\n\n" + "\n".join(public_ids)
+
+
+def register_donations(layout: Layout, committer: Committer, staged: dict[str, Path]) -> None:
+    """Move staged datasets (public id -> staging folder) into ``datasets/``, one rename
+    each, and register them all with one commit."""
+    if not staged:
+        return
+    moved = []
+    for public_id, path in staged.items():
+        target = donation_dir(layout, public_id)
+        if target.exists():
+            raise StoreError(
+                f"{target} already exists; run `archive-builder ingest` again to recover."
+            )
+        path.rename(target)  # staging is inside the archive: the same file system
+        moved.append(target)
+    save(layout.datasets, _message(list(staged)), committer, *moved)

@@ -1,0 +1,307 @@
+"""Benchmark: past one machine. Ingest serial vs a Dask LocalCluster, first publication,
+deploy to S3, and one very large study.
+
+    .venv/bin/python benchmarks/bench_scale.py [--donations 1000] [--studies 50]
+        [--study-files 200] [--large 10000] [--skip ...]
+
+1. Ingest of N one-file donations, and of S studies of F files, in one process
+   (``jobs=1``, the baseline) and on a local Dask cluster of all cores (the
+   default for a job this size); the target is 1.8x the serial throughput
+   with two workers.
+2. First publication of the N datasets to the store (target < 5 minutes for
+   1,000), then the rest of the build (pages, catalogs).
+3. Deploy of the site to a real S3 server on 127.0.0.1 (moto's standalone
+   server): first, unchanged, and after one more donation (only its objects
+   and the pages that list it are uploaded).
+4. A study of ``--large`` files (and one of a tenth of it), ingested by the
+   command line in a fresh process: time per file and peak memory (targets:
+   no more than 10x the tenth's time, under 500 MB).
+
+Synthetic DICOM: a real CT header from pydicom's test data with fresh UIDs and
+random 16-bit pixels (64x64 for the many small files, so the disk holds them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+import urllib.request
+import warnings
+from pathlib import Path
+
+from bench_store import new_archive, synthetic_study, timed
+
+from archive_builder import pipeline
+from archive_builder.archive import open_archive
+from archive_builder.store.publish import publish
+
+warnings.simplefilter("ignore")
+SCRIPTS = Path(sysconfig.get_path("scripts"))
+
+
+def ingest_both(work: Path, name: str, packages: list[Path]) -> tuple[float, float, Path]:
+    """Serial and LocalCluster ingest of the same packages into two archives."""
+    times = []
+    for mode, options in (("serial", {"jobs": 1}), ("cluster", {})):
+        archive = new_archive(work / f"{name}-{mode}")
+        seconds, results = timed(
+            lambda a=archive, o=options: list(pipeline.ingest(a, packages, **o))
+        )
+        bad = [r for r in results if r.action == "ingest" and r.status != "ok"]
+        assert not bad, bad[:3]
+        times.append(seconds)
+        print(f"  {name} {mode}: {seconds:.1f} s", file=sys.stderr)
+    return times[0], times[1], work / f"{name}-cluster"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def bench_deploy(work: Path, root: Path, extra: Path) -> list[tuple[str, str]]:
+    import boto3
+
+    from archive_builder.deploy import deploy
+
+    port = free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        [str(SCRIPTS / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench")
+    os.environ["AWS_DEFAULT_REGION"] = "us-east-1"
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.2)
+        boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket="bench")
+        archive = open_archive(root)
+        rows = []
+        for label in ("first deploy", "deploy, nothing changed"):
+            seconds, summary = timed(deploy, archive, "s3://bench/site", endpoint_url=endpoint)
+            rows.append(
+                (
+                    label,
+                    f"{seconds:.1f} s, {summary.uploaded} files "
+                    f"({summary.uploaded_bytes / 1e6:.1f} MB) uploaded",
+                )
+            )
+        results = list(pipeline.ingest(archive, [extra]))
+        assert results[-1].status == "ok", results[-1]
+        pipeline.build(open_archive(root))
+        seconds, summary = timed(deploy, archive, "s3://bench/site", endpoint_url=endpoint)
+        store_files = [p for p in summary.uploaded_paths if p.startswith("store/")]
+        rows.append(
+            (
+                "deploy after one more donation",
+                f"{seconds:.1f} s, {summary.uploaded} files uploaded ({len(store_files)} in the "
+                f"store, {summary.uploaded - len(store_files)} pages and catalogs), "
+                f"{summary.unchanged} unchanged",
+            )
+        )
+        return rows
+    finally:
+        server.terminate()
+        server.wait()
+
+
+def large_study(work: Path, files: int) -> tuple[float, float]:
+    """Ingest one study of ``files`` files with the CLI in a fresh process: (s, peak MB)."""
+    package = synthetic_study(work / f"large-{files}", files, f"bench-large-{files}", size=64)
+    root = work / f"large-archive-{files}"
+    new_archive(root)
+    script = (
+        "import resource, sys, time\n"
+        "from archive_builder.cli import main\n"
+        "start = time.perf_counter()\n"
+        "try:\n"
+        "    main(['ingest', '-q', sys.argv[1], sys.argv[2]])\n"
+        "except SystemExit as exit:\n"
+        "    assert not exit.code, exit.code\n"
+        "print(time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script, str(root), str(package)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    shutil.rmtree(package)
+    return float(out[0]), int(out[1]) / 1024
+
+
+def gitlinks(work: Path, count: int) -> list[tuple[str, str]]:
+    """A superdataset's git costs with ``count`` registered donations (gitlinks and
+    .gitmodules entries as DataLad writes them, made directly with git plumbing)."""
+    from archive_builder.process import tool_env
+
+    repo = work / f"super-{count}"
+    repo.mkdir()
+    env = tool_env(("Bench", "bench@example.org"))
+
+    def git(*args: str, stdin: str | None = None) -> float:
+        start = time.perf_counter()
+        subprocess.run(
+            ["git", *args],
+            cwd=repo,
+            env=env,
+            input=stdin,
+            text=True,
+            check=True,
+            capture_output=True,
+        )
+        return time.perf_counter() - start
+
+    git("init", "-q")
+    sha = "1" * 40
+    names = [f"don-{i:012d}" for i in range(count)]
+    (repo / ".gitmodules").write_text(
+        "".join(
+            f'[submodule "{n}"]\n\tpath = {n}\n\turl = ./{n}\n'
+            f"\tdatalad-id = {i:08d}-0000-0000-0000-000000000000\n"
+            for i, n in enumerate(names)
+        )
+    )
+    t_index = git(
+        "update-index",
+        "--add",
+        "--index-info",
+        stdin="".join(f"160000 {sha}\t{n}\n" for n in names),
+    )
+    git("add", ".gitmodules")
+    t_commit = git("commit", "-q", "-m", "register")
+    t_status = git("status", "--porcelain")
+    t_lstree = git("ls-tree", "HEAD")
+    t_config = git("config", "-f", ".gitmodules", "--get", f"submodule.{names[-1]}.path")
+    # one more donation registered, as ingest's batch commit does it
+    more = f"don-{count:012d}"
+    with (repo / ".gitmodules").open("a") as handle:
+        handle.write(f'[submodule "{more}"]\n\tpath = {more}\n\turl = ./{more}\n')
+    t_one = git("update-index", "--add", "--cacheinfo", f"160000,{sha},{more}")
+    t_one += git("add", ".gitmodules") + git("commit", "-q", "-m", "one more")
+    size = (repo / ".git" / "index").stat().st_size + (repo / ".gitmodules").stat().st_size
+    shutil.rmtree(repo)
+    return [
+        (
+            f"superdataset with {count:,} donations: status / ls-tree / .gitmodules lookup / "
+            "commit one more",
+            f"{t_status:.2f} / {t_lstree:.2f} / {t_config:.2f} / {t_one:.2f} s "
+            f"(index + .gitmodules {size / 1e6:.0f} MB; first commit {t_index + t_commit:.1f} s)",
+        )
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--donations", type=int, default=1000)
+    parser.add_argument("--studies", type=int, default=50)
+    parser.add_argument("--study-files", type=int, default=200)
+    parser.add_argument("--large", type=int, default=10000)
+    parser.add_argument("--skip", nargs="*", default=[], choices=["studies", "deploy", "large"])
+    parser.add_argument(
+        "--gitlinks",
+        nargs="*",
+        type=int,
+        default=None,
+        help="only measure a superdataset's git costs at these sizes",
+    )
+    args = parser.parse_args()
+    if args.gitlinks:
+        work = Path(tempfile.mkdtemp(prefix="bench-gitlinks-"))
+        try:
+            rows = [row for count in args.gitlinks for row in gitlinks(work, count)]
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        print("\n| measure | value |\n|---|---:|")
+        for label, value in rows:
+            print(f"| {label} | {value} |")
+        return
+    work = Path(tempfile.mkdtemp(prefix="bench-scale-"))
+    load = os.getloadavg()[0]
+    rows: list[tuple[str, str]] = []
+    try:
+        n = args.donations
+        packages = [
+            synthetic_study(work / "pkg" / f"d{i}", 1, f"bench-one-{i:06d}", size=64)
+            for i in range(n + 1)
+        ]
+        serial, cluster, root = ingest_both(work, "one-file", packages[:n])
+        rows += [
+            (f"ingest {n} one-file donations, one process", f"{serial:.1f} s ({n / serial:.2f}/s)"),
+            (
+                f"ingest {n} one-file donations, LocalCluster",
+                f"{cluster:.1f} s ({n / cluster:.2f}/s)",
+            ),
+            ("speed-up (target >= 1.8x)", f"{serial / cluster:.2f}x"),
+        ]
+        opened = open_archive(root)
+        ids = [p.name for p in sorted((root / "datasets").glob("don-*"))]
+        seconds, _ = timed(
+            publish,
+            opened.layout.datasets,
+            ids,
+            opened.layout.store,
+            opened.config.base_url,
+            pipeline.committer_for(opened),
+        )
+        rows.append(
+            (f"first publication of {n} datasets (target < 300 s for 1,000)", f"{seconds:.1f} s")
+        )
+        seconds, _ = timed(pipeline.build, opened)
+        rows.append(("the rest of the first build (pages, catalogs)", f"{seconds:.1f} s"))
+        if "deploy" not in args.skip:
+            rows += bench_deploy(work, root, packages[n])
+        if "studies" not in args.skip:
+            s, f = args.studies, args.study_files
+            studies = [
+                synthetic_study(work / "studies" / f"s{i}", f, f"bench-study-{i:05d}", size=64)
+                for i in range(s)
+            ]
+            serial, cluster, _ = ingest_both(work, "studies", studies)
+            rows += [
+                (
+                    f"ingest {s} studies of {f} files, one process",
+                    f"{serial:.1f} s ({s * f / serial:.0f} files/s)",
+                ),
+                (
+                    f"ingest {s} studies of {f} files, LocalCluster",
+                    f"{cluster:.1f} s ({s * f / cluster:.0f} files/s)",
+                ),
+                ("speed-up (target >= 1.8x)", f"{serial / cluster:.2f}x"),
+            ]
+        if "large" not in args.skip:
+            big = args.large
+            t_small, m_small = large_study(work, big // 10)
+            t_big, m_big = large_study(work, big)
+            rows += [
+                (f"one study of {big // 10} files", f"{t_small:.1f} s, peak {m_small:.0f} MB"),
+                (f"one study of {big} files", f"{t_big:.1f} s, peak {m_big:.0f} MB"),
+                ("time ratio (target <= 10x)", f"{t_big / t_small:.1f}x"),
+            ]
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(
+        f"\n{os.cpu_count()} cores, load average {load:.1f} at the start, "
+        f"{os.getloadavg()[0]:.1f} at the end"
+    )
+    print("\n| measure | value |\n|---|---:|")
+    for label, value in rows:
+        print(f"| {label} | {value} |")
+
+
+if __name__ == "__main__":
+    main()
