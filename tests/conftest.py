@@ -177,3 +177,15 @@ def git_log(repo: Path, fmt: str = "%an <%ae>|%cn <%ce>|%s") -> list[str]:
         check=True,
     )
     return out.stdout.splitlines()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """One real Chromium for every browser test of the session (Playwright allows one)."""
+    from browser_support import CHROMIUM_ARGS, chromium_path
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        yield b
+        b.close()

@@ -11,10 +11,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlparse
 
 import pytest
-from browser_support import ARTIFACTS, CHROMIUM_ARGS, axe_source, chromium_path
+from browser_support import ARTIFACTS, Watched, chromium_path, serious_violations
 from conftest import run_cli
 
 from archive_builder.archive import open_archive
@@ -65,51 +64,12 @@ def site_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     server.server_close()
 
 
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-class Watched:
-    """A page whose console errors and requests are recorded."""
-
-    def __init__(self, page: Any):
-        self.page = page
-        self.errors: list[str] = []
-        self.requests: list[str] = []
-        page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
-        page.on("pageerror", lambda e: self.errors.append(str(e)))
-        page.on("request", lambda r: self.requests.append(r.url))
-
-    def foreign(self) -> list[str]:
-        return [
-            u
-            for u in self.requests
-            if urlparse(u).scheme not in ("data", "blob") and urlparse(u).hostname != "127.0.0.1"
-        ]
-
-
 @pytest.fixture
 def page(browser: Any) -> Iterator[Watched]:
     context = browser.new_context(viewport={"width": 1200, "height": 900})
     context.grant_permissions(["clipboard-read", "clipboard-write"])
     yield Watched(context.new_page())
     context.close()
-
-
-def serious_violations(page: Any) -> list[str]:
-    page.evaluate(axe_source() + "\n;true")  # through DevTools: the page's CSP forbids inline
-    result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
-    return [
-        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
-        for v in result["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
 
 
 PAGES = {

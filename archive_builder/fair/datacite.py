@@ -125,7 +125,8 @@ def donation_datacite(
             {
                 "description": (
                     f"A de-identified {modalities} imaging study of the {region.lower()} "
-                    f"({len(donation.series)} series, {len(donation.instances)} DICOM files), "
+                    f"({len(donation.series)} series, {len(donation.instances)} DICOM "
+                    f"file{'' if len(donation.instances) == 1 else 's'}), "
                     "donated for research by its patient and de-identified following "
                     "DICOM PS3.15 Annex E."
                 ),

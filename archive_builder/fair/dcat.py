@@ -120,7 +120,8 @@ class _Builder:
                 DCTERMS.description,
                 Literal(
                     f"A de-identified {modalities} imaging study of the {region.lower()} "
-                    f"({len(donation.series)} series, {len(donation.instances)} DICOM files), "
+                    f"({len(donation.series)} series, {len(donation.instances)} DICOM "
+                    f"file{'' if len(donation.instances) == 1 else 's'}), "
                     "donated for research by its patient.",
                     lang="en",
                 ),

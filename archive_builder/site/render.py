@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from xml.sax.saxutils import escape
 
 import jinja2
@@ -46,7 +47,9 @@ from .pagecache import PageCache, fingerprint
 from .previews import PREVIEW_VERSION, middle_instance, preview_for
 from .releasepages import render_release_pages
 from .search import search_document, write_search
+from .searchwords import labels_by_code, search_words
 from .signposting import write_signposting
+from .wording import plural
 
 STATIC = ("style.css", "browse.js", "copy.js")
 PAGE_SIZE = 100
@@ -89,6 +92,7 @@ def environment(overrides: Path | None = None) -> jinja2.Environment:
     )
     env.filters["bytes"] = human_bytes
     env.filters["markdown"] = safe_markdown
+    env.filters["plural"] = plural
     return env
 
 
@@ -196,7 +200,7 @@ class _Renderer:
 
         def render() -> str:
             more = lazy() if lazy else {}
-            return self.env.get_template(template).render(**self.context(path), **values, **more)
+            return self.env.get_template(template).render({**self.context(path), **values, **more})
 
         self.pages.page(path, (template, path, inputs), render)
 
@@ -372,9 +376,19 @@ def render_site(
     )
 
     site.text("browse/index.json", _json(browse_index(rows)))
+    labels = labels_by_code(d.record for d in donations)
     shards = write_search(
         {
-            row.public_id: search_document(row, [s["SeriesDescription"] or "" for s in d.series])
+            row.public_id: search_document(
+                row.public_id,
+                search_words(
+                    d.record,
+                    row.modalities,
+                    [s["SeriesDescription"] or "" for s in d.series],
+                    row.age_band,
+                    labels,
+                ),
+            )
             for row, d in zip(rows, donations, strict=True)
         },
         site,
@@ -446,6 +460,8 @@ def render_site(
         latest_citation=latest_citation,
     )
     r.page("donors/index.html", "donors.html", None)
+    # Hosts serve 404.html at any depth: its links start from the site's own path.
+    r.page("404.html", "404.html", None, root=urlsplit(config.base_url).path or "/")
     r.pages.page(
         "sitemap.xml",
         (PAGES, [d.public_id for d in donations]),

@@ -7,6 +7,7 @@ and series descriptions) in the cache; Pagefind indexes each shard into
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import re
@@ -20,10 +21,10 @@ from tempfile import TemporaryDirectory
 
 from ..errors import ArchiveError
 from ..sitefiles import SiteWriter
-from .facts import Row
 from .pagecache import fingerprint, keep
 
 SHARDS = 8
+IDS = "ids.json"
 # Pagefind's ready-made interfaces; the browse page has its own few lines instead.
 UNUSED = re.compile(r"-ui\.(js|css)$|^pagefind-highlight\.js$")
 
@@ -36,23 +37,18 @@ def shard_of(public_id: str) -> int:
     return hashlib.sha256(public_id.encode()).digest()[0] % SHARDS
 
 
-def search_document(row: Row, series_descriptions: Sequence[str]) -> str:
-    words = [
-        row.public_id,
-        row.region,
-        *row.modalities,
-        *row.diagnoses,
-        *series_descriptions,
-        row.sex,
-        f"age {row.age_band}",
-        row.license,
-    ]
-    body = escape(" · ".join(w for w in words if w))
+def search_document(public_id: str, words: Sequence[str]) -> str:
+    """A tiny page for Pagefind: the donation's id as metadata, its words as the body.
+
+    The id is not in the body: Pagefind splits it at the hyphen, so every donation
+    would match "don"; the browse page matches ids exactly instead.
+    """
+    body = escape(" · ".join(words))
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-        f"<title>{escape(row.public_id)}</title></head><body>"
-        f'<main data-pagefind-body><h1 data-pagefind-meta="id">{escape(row.public_id)}</h1>'
-        f"<p>{body}</p></main></body></html>"
+        f"<title>{escape(public_id)}</title></head><body>"
+        f"<main data-pagefind-body><p>{body}</p>"
+        f'<span data-pagefind-meta="id:{escape(public_id)}"></span></main></body></html>'
     )
 
 
@@ -67,6 +63,20 @@ def _pagefind(docs: Path, output: Path) -> None:
         raise SearchIndexError(
             f"Pagefind failed to index the site: {result.stderr.strip() or result.stdout.strip()}"
         )
+
+
+def _write_ids(output: Path) -> None:
+    """``ids.json``: Pagefind's result id -> public id, so the page needs no fragment per hit.
+
+    Pagefind names each page's fragment by its result id; the fragment holds the
+    page's metadata (gzipped JSON after a signature).
+    """
+    ids = {}
+    for fragment in sorted((output / "fragment").glob("*.pf_fragment")):
+        data = gzip.decompress(fragment.read_bytes())
+        meta = json.loads(data[data.index(b"{") :])["meta"]
+        ids[fragment.name.removesuffix(".pf_fragment")] = meta["id"]
+    (output / IDS).write_text(json.dumps(ids, separators=(",", ":")), encoding="utf-8")
 
 
 def write_search(documents: dict[str, str], site: SiteWriter, cache: Path | None) -> list[int]:
@@ -107,6 +117,8 @@ def _write_shard(shard: int, members: dict[str, str], folder: Path, site: SiteWr
             (docs / f"{public_id}.html").write_text(text, encoding="utf-8")
         _pagefind(docs, output)
         stamp.write_text(key)
+    if not (output / IDS).is_file():
+        _write_ids(output)
     published = []
     for path in sorted(output.rglob("*")):
         if path.is_file() and not UNUSED.search(path.name):
@@ -114,7 +126,8 @@ def _write_shard(shard: int, members: dict[str, str], folder: Path, site: SiteWr
             target = site.root / rel
             same_size = target.is_file() and target.stat().st_size == path.stat().st_size
             # Pagefind names its chunks by their content: same name and size, same file.
-            if not (same_size and not path.name.startswith("pagefind") and keep(site, rel)):
+            hashed = not path.name.startswith("pagefind") and path.name != IDS
+            if not (same_size and hashed and keep(site, rel)):
                 site.bytes(rel, path.read_bytes())
             published.append(rel)
     listing.write_text(json.dumps(published), encoding="utf-8")

@@ -10,6 +10,7 @@ from ..catalog import Rate
 from ..store.content import StoredDonation
 from .charts import Chart, Interval, IntervalChart, counts_chart
 from .facts import AGE_BANDS, Row
+from .wording import commonest, plural
 
 SEXES = (("F", "female"), ("M", "male"), ("O", "other"))
 
@@ -20,10 +21,9 @@ def age_by_sex(rows: Sequence[Row]) -> Chart:
     sexes = [(code, name) for code, name in SEXES if any(counts[(b, code)] for b in bands)]
     series = tuple((name, tuple(float(counts[(b, code)]) for b in bands)) for code, name in sexes)
     if rows:
-        commonest = Counter(r.age_band for r in rows).most_common(1)[0]
+        bands_seen = Counter(r.age_band for r in rows)
         summary = (
-            f"{len(rows)} donors; the commonest age band is {commonest[0]} "
-            f"({commonest[1]} donor{'' if commonest[1] == 1 else 's'}). "
+            f"{plural(len(rows), 'donor')}; {commonest(bands_seen, 'age band', 'donor')}. "
             + ", ".join(f"{name}: {sum(vals):.0f}" for name, vals in series)
             + "."
         )
