@@ -124,8 +124,11 @@ def publish(
         _push(superdataset / name, store, committer, already_pushed=len(stale) > _BATCH)
         if progress:
             progress("publish", index, len(stale) + 1)
-    if _needs_push(superdataset, store):
-        _push(superdataset, store, committer)
+    # The recursive push above also pushed the superdataset, but only _push keeps its
+    # info/refs current: without it a first publication of many datasets cannot be cloned.
+    behind = _needs_push(superdataset, store)
+    if behind or len(stale) > _BATCH:
+        _push(superdataset, store, committer, already_pushed=not behind)
     marker.write_text(public + "\n", encoding="utf-8")
     if progress:
         progress("publish", len(stale) + 1, len(stale) + 1)
