@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from archive_builder.catalog import DONATION_RATE, DONATIONS, INSTANCES, SERIES, write_catalogs
+from archive_builder.catalog.tables import SCHEMA_VERSION
 from archive_builder.config import ArchiveConfig
 from archive_builder.process import tool_env
 from archive_builder.release import ReleaseInfo, Withdrawal
@@ -43,7 +44,7 @@ def test_catalogs_are_zstd_parquet_with_provenance_and_checksums(demo_archive: P
         kv = {k.decode(): v.decode() for k, v in meta.metadata.items()}
         assert kv["archive"] == "Open Imaging Donations (demo)"
         assert kv["release"] == "1.0.0"  # the demo's release, nothing changed since
-        assert kv["schema_version"] == "1"
+        assert kv["schema_version"] == SCHEMA_VERSION
         for rg in range(meta.num_row_groups):
             for col in range(meta.num_columns):
                 assert meta.row_group(rg).column(col).compression == "ZSTD"

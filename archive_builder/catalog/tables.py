@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-SCHEMA_VERSION = "1"
+# 2: instances.url (the file in the published store, fetchable without DataLad).
+SCHEMA_VERSION = "2"
 
 
 @dataclass(frozen=True)
@@ -123,6 +124,12 @@ INSTANCES = Table(
         Column("size", pa.int64(), "File size in bytes."),
         Column("sha256", pa.string(), "SHA-256 of the file, hex."),
         Column("annex_key", pa.string(), "The git-annex key of the file (SHA256E backend)."),
+        Column(
+            "url",
+            pa.string(),
+            "HTTPS URL of the file in the archive's DataLad store: a plain file that any web "
+            "client can fetch without DataLad (valid while the store holds it).",
+        ),
         Column(
             "TransferSyntaxUID",
             pa.string(),

@@ -19,6 +19,7 @@ from ..config import ArchiveConfig
 from ..release.model import ReleaseInfo, Withdrawal
 from ..sitefiles import SiteWriter
 from ..store.content import StoredDonation
+from ..store.urls import dataset_id, object_url
 from .rates import METHOD, Donor, donor_of, rate_table
 from .tables import DONATION_RATE, DONATIONS, INSTANCES, SCHEMA_VERSION, SERIES, Table
 
@@ -80,11 +81,14 @@ def series_rows(d: StoredDonation) -> Iterator[dict[str, Any]]:
         yield row
 
 
-def instance_rows(d: StoredDonation) -> Iterator[dict[str, Any]]:
+def instance_rows(d: StoredDonation, base_url: str | None = None) -> Iterator[dict[str, Any]]:
     names = [c.name for c in INSTANCES.columns]
+    dataset = dataset_id(d.path) if base_url else None
     for inst in d.instances:
         row = {k: inst.get(k) for k in names}
         row["public_id"] = d.public_id
+        if dataset and inst.get("annex_key"):
+            row["url"] = object_url(str(base_url), dataset, inst["annex_key"])
         yield row
 
 
@@ -255,7 +259,7 @@ def _write_tables(
             for d in donations:
                 streams[0].add(donation_row(d, added.get(d.public_id)))
                 streams[1].extend(series_rows(d))
-                streams[2].extend(instance_rows(d))
+                streams[2].extend(instance_rows(d, config.base_url))
                 donors.append(donor_of(d.record, d.modalities))
             for w in withdrawals:
                 streams[0].add(withdrawn_row(w, added.get(w.public_id)))
