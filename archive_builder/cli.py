@@ -377,6 +377,41 @@ def deid(
     sys.exit(1 if refused else 0)
 
 
+@main.command()
+@click.argument("source", metavar="SITE")
+@click.option("--sql", help="The cohort query (SQL over donations, series and instances).")
+@click.option("--url", "page_url", help="A cohort page's address; its query is used.")
+@click.option(
+    "-o",
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(),
+    show_default=True,
+    help="Folder for cohort.sh, cohort.csv and cohort-urls.txt.",
+)
+@friendly
+def cohort(source: str, sql: str | None, page_url: str | None, out: Path) -> None:
+    """Select a cohort by SQL over a site's catalogs, as the site's cohort page does.
+
+    SITE is a published site's URL, a built site's folder, or its catalog/
+    folder. The query returns public_id, and folder to select series or path
+    to select files. Writes cohort.sh (datalad clone and get), cohort.csv
+    (paths, sizes, SHA-256, git-annex keys, URLs) and cohort-urls.txt.
+    """
+    from .cohort import CohortError, query_of, select
+
+    if (sql is None) == (page_url is None):
+        raise CohortError("give the query with --sql, or a cohort page's address with --url")
+    query = sql if sql is not None else query_of(str(page_url))
+    result = select(source, query, out, progress=_progress(False))
+    c = result.counts
+    click.echo(
+        f"cohort: {c.donations} donations, {c.series} series, {c.files} files, {c.bytes} bytes"
+    )
+    for path in result.written:
+        click.echo(f"  wrote {path}")
+
+
 def _serve(site: Path, port: int) -> None:
     from .serve import make_server, url_of
 

@@ -23,6 +23,7 @@ BY_SUFFIX = {
     ".html": "text/html",
     ".css": "text/css",
     ".js": "text/javascript",
+    ".mjs": "text/javascript",
     ".json": "application/json",
     ".jsonld": "application/ld+json",
     ".ttl": "text/turtle",

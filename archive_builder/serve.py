@@ -5,8 +5,10 @@ from __future__ import annotations
 import functools
 import http.server
 import os
+import re
 import urllib.parse
 from pathlib import Path
+from typing import Any
 
 from .errors import ArchiveError
 from .mediatypes import content_type
@@ -15,6 +17,9 @@ from .site.signposting import read_headers
 
 class ServeError(ArchiveError, OSError):
     """The preview server cannot start."""
+
+
+_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 
 
 class _Handler(http.server.SimpleHTTPRequestHandler):
@@ -35,6 +40,50 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
 
     def log_message(self, format: str, *args: object) -> None:  # quiet by default
         pass
+
+    def send_head(self) -> Any:
+        """As the base class, plus single byte ranges (the cohort page reads Parquet so)."""
+        wanted = _RANGE.fullmatch(self.headers.get("Range", "").strip())
+        self.range = None
+        if wanted is None:
+            return super().send_head()
+        path = Path(self.translate_path(self.path))
+        if not path.is_file():
+            return super().send_head()
+        size = path.stat().st_size
+        first, last = wanted.groups()
+        if first:
+            start, end = int(first), min(int(last) if last else size - 1, size - 1)
+        else:
+            start, end = max(size - int(last or 0), 0), size - 1
+        if start > end or start >= size:
+            self.send_response(416)
+            self.send_header("Content-Range", f"bytes */{size}")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return None
+        handle = path.open("rb")
+        handle.seek(start)
+        self.range = end - start + 1
+        self.send_response(206)
+        self.send_header("Content-Type", self.guess_type(str(path)))
+        self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
+        self.send_header("Content-Length", str(self.range))
+        self.send_header("Accept-Ranges", "bytes")
+        self.end_headers()
+        return handle
+
+    def copyfile(self, source: Any, outputfile: Any) -> None:
+        left = getattr(self, "range", None)
+        if left is None:
+            super().copyfile(source, outputfile)
+            return
+        while left > 0:
+            chunk = source.read(min(left, 1 << 16))
+            if not chunk:
+                break
+            outputfile.write(chunk)
+            left -= len(chunk)
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """A missing file gets the site's own 404 page, as static hosts serve it."""
