@@ -14,6 +14,7 @@ import random
 import shutil
 import warnings
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -118,11 +119,11 @@ def study_files(anchor: Path) -> list[Path]:
     return files
 
 
-def make_packages(out_dir: Path) -> list[Path]:
+def make_packages(out_dir: Path, studies: Sequence[DemoStudy] = STUDIES) -> list[Path]:
     """Write one donation package per demo study into ``out_dir``; return their paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
     packages = []
-    for study in STUDIES:
+    for study in studies:
         folder = out_dir / study.donation_id
         if folder.exists():
             shutil.rmtree(folder)

@@ -31,7 +31,7 @@ from ..fair.schemaorg import archive_jsonld, dataset_jsonld
 from ..release.model import ReleaseInfo, Withdrawal
 from ..sitefiles import SiteWriter
 from ..store.content import StoredDonation
-from . import pilot, stats
+from . import cohort, pilot, stats
 from .facts import (
     FACETS,
     UNRELEASED,
@@ -51,7 +51,7 @@ from .searchwords import labels_by_code, search_words
 from .signposting import write_signposting
 from .wording import plural
 
-STATIC = ("style.css", "browse.js", "copy.js")
+STATIC = ("style.css", "browse.js", "copy.js", "cohort.js")
 PAGE_SIZE = 100
 RECENT = 10  # donations listed on the home page
 # Files another stage writes beside each donation page, linked when present.
@@ -66,7 +66,17 @@ DESCRIPTORS = (
     ("Croissant", "croissant.json"),
     ("RO-Crate", "ro-crate-metadata.json"),
 )
-PAGES = ("", "browse/", "statistics/", "pilot/", "releases/", "catalog/", "methods/", "donors/")
+PAGES = (
+    "",
+    "browse/",
+    "cohort/",
+    "statistics/",
+    "pilot/",
+    "releases/",
+    "catalog/",
+    "methods/",
+    "donors/",
+)
 
 
 def templates_dir() -> Path:
@@ -450,6 +460,15 @@ def render_site(
     }
     r.landing += render_release_pages(r, ordered, rows, citations, withdrawn)
     r.page("catalog/index.html", "catalog.html", [repr(t) for t in TABLES], tables=TABLES)
+    engine = cohort.write_engine(site)
+    options, cohort_settings = cohort.choices(donations, rows), cohort.settings(config, engine)
+    r.page(
+        "cohort/index.html",
+        "cohort.html",
+        (options, cohort_settings),
+        options=options,
+        settings=cohort_settings,
+    )
     methods = stats.methods_facts(donations)
     r.page(
         "methods/index.html",
