@@ -124,10 +124,24 @@ class _ProgressLine:
             self.shown = False
 
 
+class _StepLines(_ProgressLine):
+    """Off a terminal (a log, CI): one line when a step starts, nothing redrawn."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.last = ""
+
+    def __call__(self, label: str, done: int, total: int) -> None:
+        if label != self.last:
+            self.last = label
+            click.echo(f"  {label}...", err=True)
+
+
 def _progress(quiet: bool) -> _ProgressLine | None:
-    if quiet or not sys.stderr.isatty():
+    """Progress of long steps on stderr: redrawn on a terminal, else one line per step."""
+    if quiet:
         return None
-    return _ProgressLine()
+    return _ProgressLine() if sys.stderr.isatty() else _StepLines()
 
 
 def _ingest(
@@ -477,9 +491,11 @@ def demo(directory: Path, port: int, no_serve: bool) -> None:
     added, replaced = pipeline.offers(archive, ledger)
     click.echo(f"offers: {added} added, {replaced} replaced from the demo portal's ledger")
     if not load_releases(archive.layout.datasets):
-        info, doi_message = actions.release(archive, "1.0.0", RELEASE_NOTES)
+        info, doi_message = actions.release(
+            archive, "1.0.0", RELEASE_NOTES, progress=_progress(False)
+        )
         click.echo(f"released {info.version} ({doi_message})")
-    summary = pipeline.build(archive)
+    summary = pipeline.build(archive, progress=_progress(False))
     click.echo(f"built {summary.site}: {summary.donations} donations, {summary.instances} files")
     if not no_serve:
         _serve(summary.site, port)

@@ -25,13 +25,14 @@ from .deid import DeidError, Donor, LeakError, age_string, deidentify_study
 from .errors import ArchiveError
 from .fair import write_archive_files
 from .intake import IntakeError, Package, open_package
+from .intake.agreement import disagreements
 from .release.freeze import retire_offers
 from .release.model import ReleaseInfo
 from .release.registry import (
     load_releases,
     load_withdrawals,
 )
-from .site import render_site
+from .site import render_site, templates_dir
 from .site.pilot import intake_counts
 from .site.previews import draw_previews
 from .sitefiles import SiteWriter
@@ -73,6 +74,7 @@ class Result:
     path: str
     message: str
     public_id: str | None = None
+    notes: tuple[str, ...] = ()  # for the maintainer and the private log only
 
     @property
     def failed(self) -> bool:
@@ -102,21 +104,18 @@ def init(
         readme = layout.datasets / README
         layout.datasets.mkdir(parents=True, exist_ok=True)
         if not readme.exists():
-            readme.write_text(DATASETS_README, encoding="utf-8")
+            readme.write_text(superdataset_readme(), encoding="utf-8")
         create_superdataset(layout.datasets, committer_for(archive), layout.staging)
     return archive
 
 
-DATASETS_README = """\
-# datasets/
+def superdataset_readme() -> str:
+    """What people who clone the superdataset read (templates/superdataset-README.md).
 
-This folder is the archive's DataLad superdataset: one subdataset per donation,
-at `datasets/<public-id>/`, each holding the de-identified DICOM files of one
-study (in git-annex) and its small descriptive files (in git).
-
-It is written by `archive-builder ingest`; do not edit it by hand.
-Researchers clone it from the published site (`datalad clone`), not from here.
-"""
+    The repository's datasets/README.md is the same text: the demo keeps it when run
+    in a clone of this project.
+    """
+    return (templates_dir() / "superdataset-README.md").read_text(encoding="utf-8")
 
 
 def _readme(public_id: str, record: dict[str, object], base_url: str) -> str:
@@ -151,7 +150,7 @@ def _quarantine(layout: Layout, package: Path, token: str, reason: str) -> Path:
 
 def _log(layout: Layout, result: Result, token: str | None) -> None:
     layout.logs.mkdir(parents=True, exist_ok=True)
-    entry = {
+    entry: dict[str, object] = {
         "time": datetime.now(UTC).isoformat(timespec="seconds"),
         "action": result.action,
         "status": result.status,
@@ -159,6 +158,8 @@ def _log(layout: Layout, result: Result, token: str | None) -> None:
         "public_id": result.public_id,
         "message": result.message,
     }
+    if result.notes:
+        entry["disagreements"] = list(result.notes)
     with (layout.logs / "ingest.jsonl").open("a", encoding="utf-8") as handle:
         handle.write(json.dumps(entry) + "\n")
 
@@ -184,6 +185,7 @@ class Prepared:
     public_id: str | None = None
     token: str | None = None  # the keyed log token of its donation id
     staged: Path | None = None
+    notes: tuple[str, ...] = ()  # where the DICOM headers contradict the record
 
 
 def prepare_donation(context: IngestContext, source: Path) -> Prepared:
@@ -212,7 +214,12 @@ def prepare_donation(context: IngestContext, source: Path) -> Prepared:
                 return Prepared("refused", str(exc), public_id, token)
             instances = json.loads((staged / INSTANCES).read_text(encoding="utf-8"))
             draw_previews(staged, instances, layout.root / ".cache" / "previews")
-            return Prepared("staged", f"added as {public_id}", public_id, token, staged)
+            notes = tuple(disagreements(record, (i.header for i in package.instances)))
+            message = f"added as {public_id}"
+            if notes:
+                message += " (note: the DICOM header disagrees with the donation record: "
+                message += "; ".join(notes) + "; the record's values are published)"
+            return Prepared("staged", message, public_id, token, staged, notes)
     except IntakeError as exc:
         return Prepared("refused", str(exc).removeprefix(f"{source}: "))
 
@@ -350,7 +357,7 @@ def _accept(batch: _Registration, layout: Layout, source: Path, prepared: Prepar
         message = f"already in the archive as {public_id}; nothing changed"
         batch.add(Result("ingest", "notneeded", label, message, public_id), prepared.token)
     elif prepared.status == "staged":
-        result = Result("ingest", "ok", label, prepared.message, public_id)
+        result = Result("ingest", "ok", label, prepared.message, public_id, prepared.notes)
         batch.add(result, prepared.token, prepared.staged)
     elif prepared.status == "leak":
         where = _quarantine(layout, source, prepared.token or "unknown", prepared.message)
@@ -431,15 +438,32 @@ def build(archive: Archive, progress: Progress | None = None) -> BuildSummary:
         return build_site(archive, progress)
 
 
+BUILD_STEPS = (
+    "reading the datasets",
+    "catalogs",
+    "descriptors",
+    "pages and search index",
+    "checksums",
+    "publishing the store",
+)
+
+
 def build_site(archive: Archive, progress: Progress | None = None) -> BuildSummary:
     """``build`` for callers that already hold the archive's lock (release, withdraw)."""
     layout = archive.layout
+
+    def step(number: int) -> None:
+        if progress:
+            progress(f"build: {BUILD_STEPS[number]}", number, len(BUILD_STEPS))
+
+    step(0)
     donations = stored_donations(layout)
     history = load_releases(layout.datasets)
     releases = [info for info, _ in history]
     withdrawals = load_withdrawals(layout.datasets)
     site = SiteWriter(layout.site)
     offers = load_ledger(ledger_path(layout.private))
+    step(1)
     write_catalogs(
         archive.config,
         donations,
@@ -449,9 +473,11 @@ def build_site(archive: Archive, progress: Progress | None = None) -> BuildSumma
         withdrawals=withdrawals,
         offers=offers,
     )
+    step(2)
     write_archive_files(archive.config, donations, site, releases=releases)
     retire_offers(archive.config, layout.releases, history, donations)
     _copy_frozen_releases(layout, site)
+    step(3)
     render_site(
         archive.config,
         donations,
@@ -463,8 +489,10 @@ def build_site(archive: Archive, progress: Progress | None = None) -> BuildSumma
         cache=layout.root / ".cache",
         intake=intake_counts(layout.logs / "ingest.jsonl"),
     )
+    step(4)
     _write_sums(site)
     removed = site.finish()
+    step(5)
     for withdrawal in withdrawals:
         purge_from_store(layout.store, withdrawal.public_id)
     publish(

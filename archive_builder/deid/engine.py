@@ -471,7 +471,9 @@ def deidentify(
         ("DeidentificationMethod", method_description()),
         ("DeidentificationMethodCodeSequence", _method_codes()),
     ]
-    if not str(out.get("PatientSex", "") or "").strip():
+    # The donor's sex (the donation record's, at ingest) is published, as the catalogs
+    # publish it; the header's own is kept only when the donor gives none.
+    if donor.sex or not str(out.get("PatientSex", "") or "").strip():
         values.append(("PatientSex", donor.sex))
     for keyword, value in values:
         tag = Tag(keyword)

@@ -112,6 +112,8 @@ def release(
             layout.datasets / RELEASES,
             layout.datasets / CHANGELOG,
         )
+        if progress:
+            progress(f"release {version}: tags and frozen catalogs", 0, 1)
         for public_id in (*added, *revised):
             tag(layout.datasets / public_id, version, committer)
         tag(layout.datasets, version, committer)
