@@ -12,7 +12,7 @@ const status = document.getElementById("status");
 const result = document.getElementById("result");
 const LISTS = ["modality", "region", "sex", "diagnosis", "license", "release", "manufacturer"];
 const FIELDS = ["age_min", "age_max", "description", "thickness_min", "thickness_max"];
-let conn = null, level = null, counted = null, queue = Promise.resolve(), generation = 0;
+let conn = null, level = null, counted = null, ran = "", queue = Promise.resolve(), generation = 0;
 
 const here = (path) => new URL(path, document.baseURI).href;
 const literal = (v) => `'${String(v).replaceAll("'", "''")}'`;
@@ -118,17 +118,23 @@ function restore() {
 const rows = (table) => table.toArray().map((row) => row.toJSON());
 const plain = (value) => (typeof value === "bigint" ? Number(value) : value);
 
-async function select(sql) {
-  await conn.query(Q.picked.replace("{query}", sql.trim().replace(/;+$/, "")));
-  const columns = (await conn.query("SELECT * FROM picked LIMIT 0")).schema.fields.map((f) => f.name);
-  level = Q.levels.find((name) => columns.includes(name));
-  if (!level || !columns.includes("public_id")) {
-    throw new Error("The query must return a public_id column (and folder to select series, or path to select files); " +
-      `it returns ${columns.join(", ") || "no column"}.`);
+const fill = (template, sql) => template.replaceAll("{query}", sql.trim().replace(/;+$/, "").trim());
+
+// The filters' own query selects series; any other query says by its columns what it selects.
+async function select(sql, fromFilters) {
+  if (fromFilters) level = "folder";
+  else {
+    const columns = (await conn.query(fill(Q.columns, sql))).schema.fields.map((f) => f.name);
+    level = Q.levels.find((name) => columns.includes(name));
+    if (!level || !columns.includes("public_id")) {
+      throw new Error("The query must return a public_id column (and folder to select series, or path to select files); " +
+        `it returns ${columns.join(", ") || "no column"}.`);
+    }
   }
-  await conn.query(Q.chosen[level]);
-  const counts = level === "path" ? Q.file_counts.replace("{files}", Q.files[level]) : Q.counts;
-  return [rows(await conn.query(counts))[0], rows(await conn.query(Q.shown))];
+  const found = rows(await conn.query(fill(Q.shown[level], sql)));
+  const first = found[0];
+  const counts = { donations: first.n_donations, series: first.n_series, files: first.n_files, bytes: first.n_bytes };
+  return [counts, found.filter((r) => r.public_id !== null)];
 }
 
 function cell(tr, text, href) {
@@ -160,16 +166,17 @@ function show(counts, shown, ms) {
   status.textContent = `${n.toLocaleString("en")} series selected (${Math.round(ms)} ms).`;
 }
 
-function run(sql, keep = true) {
+function run(sql, keep = true, fromFilters = false) {
   const mine = ++generation;
   queue = queue.then(async () => {
     if (mine !== generation) return; // a newer query is waiting
     const t0 = performance.now();
     try {
-      const [counts, shown] = await select(sql);
+      const [counts, shown] = await select(sql, fromFilters);
       if (mine !== generation) return;
       problem.textContent = "";
       box.removeAttribute("aria-invalid");
+      ran = sql;
       counted = Object.fromEntries(Object.entries(counts).map(([k, v]) => [k, plain(v)]));
       show(counts, shown, performance.now() - t0);
       if (keep) remember(sql);
@@ -193,7 +200,7 @@ const csvField = (v) => {
 
 async function files() {
   let found = [];
-  await (queue = queue.then(async () => { found = rows(await conn.query(Q.files[level])); }));
+  await (queue = queue.then(async () => { found = rows(await conn.query(fill(Q.files[level], ran))); }));
   return found;
 }
 
@@ -234,7 +241,7 @@ function save(name, text) {
 async function download(kind) {
   status.textContent = "Listing the files...";
   const list = await files();
-  if (kind === "script") save("cohort.sh", script(list, box.value, counted));
+  if (kind === "script") save("cohort.sh", script(list, ran, counted));
   if (kind === "csv") {
     const columns = ["public_id", "path", "size", "sha256", "annex_key", "url"];
     save("cohort.csv", [columns.join(","), ...list.map((f) => columns.map((c) => csvField(f[c])).join(","))].join("\n") + "\n");
@@ -253,11 +260,11 @@ async function main() {
   }
   const shared = restore();
   box.value = shared || filterSql();
-  await run(box.value, Boolean(shared));
+  await run(box.value, Boolean(shared), box.value === filterSql());
   form.addEventListener("input", (event) => {
     if (event.target === box) return;
     box.value = filterSql();
-    run(box.value);
+    run(box.value, true, true);
   });
   form.addEventListener("submit", (event) => {
     event.preventDefault();

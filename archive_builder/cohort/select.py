@@ -131,27 +131,21 @@ def select(
             literal = str(path).replace("'", "''")  # a path, quoted as an SQL string
             con.execute(f"CREATE {kind} {table} AS SELECT * FROM read_parquet('{literal}')")  # noqa: S608
         try:
-            con.execute(queries.picked(query))
+            names = [d[0] for d in con.execute(queries.columns(query)).description]
         except duckdb.Error as exc:
             raise CohortError(f"the query failed: {exc}") from None
-        columns = [d[0] for d in con.execute("SELECT * FROM picked LIMIT 0").description]
-        level = queries.level(columns)
-        if level is None or "public_id" not in columns:
+        level = queries.level(names)
+        if level is None or "public_id" not in names:
             raise CohortError(
                 "the query must return a public_id column (and folder to select series, "
-                f"or path to select files); it returns {', '.join(columns) or 'no column'}"
+                f"or path to select files); it returns {', '.join(names) or 'no column'}"
             )
-        con.execute(queries.CHOSEN[level])
-        files_sql = queries.FILES[level]
-        counts_sql = (
-            queries.FILE_COUNTS.format(files=files_sql) if level == "path" else queries.COUNTS
-        )
-        row = con.execute(counts_sql).fetchone()
+        row = con.execute(queries.counts(query, level)).fetchone()
         assert row is not None
         counts = Counts(*(int(v) for v in row))
-        cursor = con.execute(files_sql)
-        names = [d[0] for d in cursor.description]
-        files = [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
+        cursor = con.execute(queries.files(query, level))
+        fields = [d[0] for d in cursor.description]
+        files = [dict(zip(fields, values, strict=True)) for values in cursor.fetchall()]
         con.close()
     written: list[Path] = []
     if out is not None:
