@@ -153,6 +153,8 @@ function show(counts, shown, ms) {
     document.getElementById(`n-${name}`).textContent = plain(counts[name]).toLocaleString("en");
   }
   document.getElementById("n-bytes").textContent = humanBytes(plain(counts.bytes));
+  document.getElementById("w-donations").textContent = plain(counts.donations) === 1 ? "donation" : "donations";
+  document.getElementById("w-files").textContent = plain(counts.files) === 1 ? "DICOM file" : "DICOM files";
   const tbody = document.querySelector("#shown tbody");
   tbody.replaceChildren(...shown.map((r) => {
     const tr = document.createElement("tr");
