@@ -24,14 +24,12 @@ function humanBytes(n) {
   }
 }
 
-// The key-value metadata of a Parquet file's footer holds its schema_version; read the
-// footer's last bytes and find the key as Thrift writes it (field 1: the key, field 2: the value).
-async function schemaVersion(url) {
-  const tail = await fetch(url, { headers: { Range: "bytes=-65536" } });
-  if (!tail.ok) throw new Error(`${url}: HTTP ${tail.status}`);
-  const bytes = new Uint8Array(await tail.arrayBuffer());
+// The key-value metadata in a Parquet file's footer holds its schema_version: find the key
+// as Thrift writes it (field 1: the key, field 2: the value) in the file's last bytes.
+function versionIn(bytes) {
   const key = new TextEncoder().encode("schema_version");
-  outer: for (let i = 0; i + key.length + 3 < bytes.length; i++) {
+  const from = Math.max(0, bytes.length - 65536);
+  outer: for (let i = from; i + key.length + 3 < bytes.length; i++) {
     if (bytes[i] !== 0x18 || bytes[i + 1] !== key.length) continue;
     for (let j = 0; j < key.length; j++) if (bytes[i + 2 + j] !== key[j]) continue outer;
     const at = i + 2 + key.length;
@@ -41,26 +39,41 @@ async function schemaVersion(url) {
   return "none";
 }
 
+async function fetchBytes(url, range) {
+  const response = await fetch(url, range ? { headers: { Range: range } } : {});
+  if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
+  return new Uint8Array(await response.arrayBuffer());
+}
+
 async function start() {
   page.querySelector("#needs").hidden = true;
   form.hidden = false;
   status.textContent = "Loading the query engine (about 19 MB, once)...";
   const engine = here(settings.engine);
+  // While the engine compiles: the small catalogs whole (they are held in memory anyway),
+  // the footer of the large one (it is read on demand, only the columns a query needs).
+  const small = ["donations", "series"];
+  const whole = Promise.all(small.flatMap((t) => settings.tables[t].map(async (f) => [f, await fetchBytes(here(f))])));
+  const tails = Promise.all(settings.tables.instances.map(async (f) => [f, await fetchBytes(here(f), "bytes=-65536")]));
   const duckdb = await import(engine + "duckdb-browser.mjs");
   const db = new duckdb.AsyncDuckDB(new duckdb.VoidLogger(), new Worker(engine + "duckdb-browser-eh.worker.js"));
-  const versions = Promise.all(Object.values(settings.tables).flat().map(async (file) => [file, await schemaVersion(here(file))]));
   await db.instantiate(engine + "duckdb-eh.wasm");
   conn = await db.connect();
   status.textContent = "Reading the catalogs...";
-  const wrong = (await versions).filter(([, v]) => v !== settings.schema);
+  const files = [...(await whole), ...(await tails)];
+  const wrong = files.map(([file, bytes]) => [file, versionIn(bytes)]).filter(([, v]) => v !== settings.schema);
   if (wrong.length) {
     const [file, v] = wrong[0];
     throw new Error(`The catalog ${file} has schema version ${v}; this page expects schema version ${settings.schema}. Reload the page, or use the archive-builder version that wrote that catalog.`);
   }
-  for (const [table, files] of Object.entries(settings.tables)) {
-    const source = `read_parquet([${files.map((f) => literal(here(f))).join(", ")}])`;
-    // Donations and series are small: held in memory. Instances are read on demand.
-    const kind = table === "instances" ? "VIEW" : "TABLE";
+  const names = new Map();
+  for (const [file, bytes] of await whole) {
+    names.set(file, `catalog-${names.size}.parquet`);
+    await db.registerFileBuffer(names.get(file), bytes);
+  }
+  for (const [table, list] of Object.entries(settings.tables)) {
+    const source = `read_parquet([${list.map((f) => literal(names.get(f) || here(f))).join(", ")}])`;
+    const kind = small.includes(table) ? "TABLE" : "VIEW";
     await conn.query(`CREATE ${kind} ${table} AS SELECT * FROM ${source}`);
   }
 }
