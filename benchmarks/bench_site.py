@@ -160,9 +160,9 @@ def browser_numbers(site: Path) -> dict[str, float]:
 def shown(name: str, value: float) -> tuple[str, str]:
     if "cohort" in name or "baseline" in name:
         target = {"first result": "target < 2 s", "filter change": "target < 300 ms"}
-        note = next((t for key, t in target.items() if key in name), "")
         if "bytes" in name:
-            return f"{value / 1e6:.1f} MB", note
+            return f"{value / 1e6:.1f} MB", ""
+        note = next((t for key, t in target.items() if key in name), "")
         return f"{value:.0f} ms", note
     if "bytes" in name:
         return f"{value / 1000:.0f} KB", "target < 300 KB"
