@@ -15,6 +15,8 @@ from typing import Any
 import pydicom.data
 import pytest
 from click.testing import CliRunner, Result
+from deid_corpus import CJK_SCRIPTS, SCRIPTS
+from hypothesis import strategies as st
 
 from archive_builder.cli import main
 
@@ -189,3 +191,14 @@ def browser() -> Iterator[Any]:
         b = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
         yield b
         b.close()
+
+
+@st.composite
+def names_in_scripts(draw: st.DrawFn) -> tuple[str, str, str]:
+    """(script, family, given) of a name in one script."""
+    script = draw(st.sampled_from(sorted(SCRIPTS)))
+    short = 1 if script in CJK_SCRIPTS else 3
+    letters = st.sampled_from(SCRIPTS[script])
+    family = "".join(draw(st.lists(letters, min_size=short, max_size=6)))
+    given = "".join(draw(st.lists(letters, min_size=short + 1, max_size=6)))
+    return script, family, given

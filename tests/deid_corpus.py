@@ -11,6 +11,7 @@ sequences the profile does not list), and private blocks.
 from __future__ import annotations
 
 import random
+import unicodedata
 import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -21,6 +22,8 @@ from pydicom import dcmread
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 from pydicom.sequence import Sequence
+
+from archive_builder.deid.normalise import forms
 
 PYDICOM_TEST_FILES = Path(pydicom.__file__).parent / "data" / "test_files"
 
@@ -65,6 +68,30 @@ def readable(path: Path) -> Dataset | None:
     if "TransferSyntaxUID" not in ds.file_meta or not ds.get("SOPInstanceUID"):
         return None
     return ds
+
+
+# Names in every script: Latin with every kind of mark, Greek, Cyrillic, Hebrew, Arabic,
+# Devanagari, Thai, Han, kana, Hangul.
+SCRIPTS = {
+    "latin": "ABCDEFGHIJKLMNOPRSTUVWYZÄÖÜÅÆØÉÈÊËÇÑÍÎÏÓÔÕÚÛÝŁŚŹŻĆŃĘĄŠŽČŘĚŮŐŰİŞĞßÞÐ",
+    "greek": "ΑΒΓΔΕΖΗΘΙΚΛΜΝΞΟΠΡΣΤΥΦΧΨΩάέήίόύώ",
+    "cyrillic": "АБВГДЕЖЗИЙКЛМНОПРСТУФХЦЧШЩЫЭЮЯЁЇІЄҐ",
+    "hebrew": "אבגדהוזחטיכלמנסעפצקרשת",
+    "arabic": "ابتثجحخدذرزسشصضطظعغفقكلمنهوي",
+    "devanagari": "अआइईउऊएऐओऔकखगघचछजझटठडढणतथदधनपफबभमयरलवशषसह",
+    "thai": "กขคงจฉชซญดตถทธนบปผพฟภมยรลวสหอฮ",
+    "han": "王李张刘陈杨黄赵周吴徐孙马朱胡郭何林罗高山田太郎小明",
+    "kana": "やまだたろうさとうひろしヤマダタロウサトウ",
+    "hangul": "김이박최정강조윤장임한오서신권황안송류홍길동",
+}
+CJK_SCRIPTS = {"han", "kana", "hangul"}
+
+
+def spellings(word: str) -> list[str]:
+    """How a reader may write ``word`` back: as is, in other cases, decomposed, and in
+    the folded forms (accents stripped, ä as ae...)."""
+    nfd = unicodedata.normalize("NFD", word)
+    return [word, word.upper(), word.lower(), word.title(), nfd, *forms(word)]
 
 
 _CONSONANTS = "BCDFGHJKLMNPQRSTVWXZ"

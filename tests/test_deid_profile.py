@@ -19,7 +19,12 @@ from pydicom.sequence import Sequence
 from archive_builder import keys
 from archive_builder.deid import Donor, Identifiers, deidentify, find_leaks
 from archive_builder.deid.allowlist import SAFE_KEYWORDS
-from archive_builder.deid.profile import DESCRIPTORS_CLEANED, load_profile
+from archive_builder.deid.profile import (
+    DESCRIPTORS_CLEANED,
+    DEVICE_UIDS,
+    NOT_PATIENT_DATES,
+    load_profile,
+)
 from archive_builder.deid.verify import header_bytes
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -167,6 +172,10 @@ def _expected(keyword: str, vr: str) -> str:
     rule = next(r for r in load_profile().by_tag.values() if r.keyword == keyword)
     if keyword in {"PatientSex", "PatientSize", "PatientWeight"}:
         return "kept"
+    if keyword in DEVICE_UIDS:  # the same in every donation from a device: removed
+        return "removed"
+    if keyword in NOT_PATIENT_DATES:  # public or device dates: never shifted
+        return {"X": "removed", "Z": "emptied", "D": "dummy", "X/D": "dummy"}[rule.basic]
     if "rtnLongModifDatesOpt" in rule.options and vr in ("DA", "DT"):
         return "shifted"
     if "rtnLongModifDatesOpt" in rule.options and vr == "TM":

@@ -10,14 +10,15 @@ search. De-identifying twice equals once. UIDs stay consistent across files.
 from __future__ import annotations
 
 import tempfile
+import unicodedata
 import warnings
 from collections.abc import Iterator
 from io import BytesIO
 from pathlib import Path
 
 import pytest
-from conftest import sample
-from deid_corpus import raw_hits
+from conftest import names_in_scripts, sample
+from deid_corpus import CJK_SCRIPTS, raw_hits, spellings
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydicom import dcmread
@@ -254,3 +255,55 @@ def test_uids_stay_consistent_across_the_files_of_a_study(
                 break
             item = item.ReferencedImageSequence[0]
         assert levels == depth
+
+
+def _code_item(meaning: str) -> Dataset:
+    item = Dataset()
+    item.CodeValue = "LOCAL1"
+    item.CodingSchemeDesignator = "99LOCAL"
+    item.CodeMeaning = meaning
+    return item
+
+
+# allow-listed technical text and cleaned descriptions: where the engine keeps text
+SPELLING_PLACES = ("ReceiveCoilName", "SequenceName", "ConvolutionKernel", "StudyDescription")
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    name=names_in_scripts(),
+    which=st.sampled_from(["family", "given"]),
+    spelling=st.integers(min_value=0, max_value=7),
+    place=st.sampled_from([*SPELLING_PLACES, "CodeMeaning"]),
+)
+def test_names_in_every_script_and_spelling_never_survive(
+    tmp: Path, name: tuple[str, str, str], which: str, spelling: int, place: str
+) -> None:
+    """A name in any script, written back in another spelling (case, decomposed, accents
+    stripped, transliterated) where the engine keeps text, is never published."""
+    script, family, given_name = name
+    ds = dcmread(BytesIO(CT))
+    ds.SpecificCharacterSet = "ISO_IR 192"
+    ds.PatientName = f"{family}^{given_name}"
+    variants = spellings(family if which == "family" else given_name)
+    planted = variants[spelling % len(variants)]
+    if place == "CodeMeaning":
+        ds.AnatomicRegionSequence = Sequence([_code_item(f"{planted} head")])
+    else:
+        setattr(ds, place, f"{planted} T1"[:16])
+    files = _run(ds, _fresh(tmp))
+    assert len(files) == 1
+    written = dcmread(files[0])
+    texts = "\n".join(
+        str(e.value) for e in written.iterall() if e.VR not in ("SQ", "OB", "OW", "UN")
+    )
+    folded = unicodedata.normalize("NFC", texts).casefold()
+    for variant in variants:
+        if len(variant) >= 2 or script in CJK_SCRIPTS:
+            assert unicodedata.normalize("NFC", variant).casefold() not in folded, (
+                script,
+                place,
+                planted,
+            )

@@ -20,6 +20,7 @@ from .identifiers import Identifiers
 from .study import Excluded, Output, process_one
 
 TASK_FILES = 8
+Where = tuple[int, int]  # a batch's result: (task, position in the task)
 CHANGED = (
     "a file changed or went away after the folder was surveyed; run deid again on a folder "
     "that nothing writes to meanwhile"
@@ -113,7 +114,7 @@ class Tasks:
         self.futures: list[Future[list[BatchResult]]] = []
         self.waiting: list[Batch] = []
 
-    def add(self, batch: Batch) -> tuple[int, int]:
+    def add(self, batch: Batch) -> Where:
         """Queue ``batch``; where its result will be: (task, position in the task)."""
         self.waiting.append(batch)
         where = len(self.futures), len(self.waiting) - 1
@@ -126,6 +127,6 @@ class Tasks:
             self.futures.append(self.executor.submit(run_batches, self.waiting))
             self.waiting = []
 
-    def result(self, where: tuple[int, int]) -> BatchResult:
+    def result(self, where: Where) -> BatchResult:
         task, position = where
         return self.futures[task].result()[position]

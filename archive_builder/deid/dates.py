@@ -41,6 +41,21 @@ def _shift_one(text: str, offset_days: int) -> str | None:
     return f"{moved.year:04d}{moved.month:02d}{moved.day:02d}"
 
 
+_TIME = re.compile(
+    r"(?:[01]\d|2[0-3])(?:[0-5]\d(?:(?:[0-5]\d|60)(?:\.\d{1,6})?)?)?"
+    r"|(?:[01]\d|2[0-3]):[0-5]\d(?::(?:[0-5]\d|60)(?:\.\d{1,6})?)?"  # ACR-NEMA's HH:MM:SS
+)
+
+
+def valid_tm(value: str) -> bool:
+    """Whether a TM value is a time of day (or a range of two), as PS3.5 spells it; a
+    date or free text in a TM attribute is not."""
+    parts = value.strip().split("-")
+    if len(parts) > 2 or not any(parts):
+        return not value.strip()
+    return all(not p.strip() or _TIME.fullmatch(p.strip()) for p in parts)
+
+
 def collision_free_offset(offset_days: int, dates: set[str]) -> int:
     """``offset_days``, or the nearest earlier offset that maps no date onto another one.
 

@@ -2,8 +2,11 @@
 
 A token survives only if it is not an identifying value of the same header
 and is either a known imaging word (``descriptor_words.txt``) or a short
-technical token such as T1, 3D, B1000 or 5MM. Names, places, IDs, dates and
-phone numbers are none of these, so they go; when in doubt, a word goes.
+technical token: letters then digits (T1, B1000), a number with a known
+unit (5MM, 3D, 120KV), or a bare number below 90. Names, places, IDs, dates,
+phone numbers and ages (95Y, 95YO, AGE 95: the age is published apart, and
+90 and over only as 90+) are none of these, so they go; when in doubt, a
+word goes.
 """
 
 from __future__ import annotations
@@ -15,7 +18,48 @@ from importlib import resources
 from .identifiers import Identifiers
 
 _SPLIT = re.compile(r"([^A-Za-z0-9+]+)")
-_TECHNICAL = re.compile(r"^(?:[a-z]{1,2}\d{1,4}[a-z]{0,3}|\d{1,3}[a-z]{0,3})$")
+_LETTER_LED = re.compile(r"^[a-z]{1,2}\d{1,4}[a-z]{0,3}$")
+# units that may follow a number in a description (3D only for 2D, 3D, 4D)
+_UNITS = frozenset(
+    [
+        "mm",
+        "cm",
+        "ml",
+        "cc",
+        "mg",
+        "kg",
+        "s",
+        "sec",
+        "ms",
+        "t",
+        "kv",
+        "kvp",
+        "ma",
+        "mas",
+        "hz",
+        "khz",
+        "mhz",
+        "deg",
+        "ch",
+        "x",
+        "min",
+        "h",
+        "mev",
+        "kev",
+        "mbq",
+        "mci",
+        "mcg",
+        "p",
+    ]
+)
+_NUMBER_LED = re.compile(r"^(\d{1,4})([a-z]*)$")
+_MAX_BARE_NUMBER = 89  # a bare number of 90 or more may be an age
+# Ages, whatever the spelling: 95Y, 95 YO, 95yrs, 95 years old, 95J, 95 Jahre, AGE 95...
+_AGE = re.compile(
+    r"(?i)\b(?:age[sd]?|alter|edad|y|yo)\W{0,2}\d{1,3}\b"
+    r"|\b\d{1,3}\W{0,2}(?:y|yo|yr|yrs|years?(?:\W?old)?|j|jahre|ans|anos|años|mo|mos|months?"
+    r"|wks?|weeks?|days?)\b"
+)
 # Dates in any common spelling, times, phone numbers, e-mail addresses, URLs.
 _LOOKS_IDENTIFYING = re.compile(
     r"\d{1,4}[./-]\d{1,2}[./-]\d{1,4}"
@@ -41,13 +85,25 @@ def _safe(token: str) -> bool:
     lowered = token.lower()
     if lowered in vocabulary():
         return True
+    number = _NUMBER_LED.match(lowered)
+    if number:
+        value, unit = number.groups()
+        if not unit:
+            return len(value) <= 2 and int(value) <= _MAX_BARE_NUMBER
+        return unit in _UNITS or (unit == "d" and len(value) == 1)
     digits = sum(c.isdigit() for c in lowered)
-    return digits <= _MAX_DIGITS and bool(_TECHNICAL.match(lowered))
+    return digits <= _MAX_DIGITS and bool(_LETTER_LED.match(lowered))
 
 
 def clean_descriptor(text: str, identifiers: Identifiers) -> str:
     """The cleaned text; empty when nothing safe is left."""
-    text = _LOOKS_IDENTIFYING.sub(" ", identifiers.remove_from(text))
+    cleaned = _clean(text, identifiers)
+    # dropping words may bring two kept pieces of a value together ("12 X 3456"): once more
+    return _clean(cleaned, identifiers) if cleaned else cleaned
+
+
+def _clean(text: str, identifiers: Identifiers) -> str:
+    text = _AGE.sub(" ", _LOOKS_IDENTIFYING.sub(" ", identifiers.remove_from(text)))
     out: list[str] = []
     after_word = False
     for index, piece in enumerate(_SPLIT.split(text)):

@@ -24,9 +24,11 @@ from pydicom.uid import PYDICOM_IMPLEMENTATION_UID
 
 from .. import __version__, keys
 from .allowlist import SAFE_KEYWORDS
-from .dates import shift_da, shift_dt
+from .codes import standard_meaning
+from .dates import shift_da, shift_dt, valid_tm
 from .descriptors import clean_descriptor
 from .identifiers import Identifiers, raw_vr, text_as_read, undecoded, values_as_read
+from .normalise import decodings
 from .profile import (
     APPLIED_OPTIONS,
     BASIC_PROFILE,
@@ -158,6 +160,20 @@ def add_method_codes(ds: Dataset, codes: Iterable[tuple[str, str]]) -> None:
     ds[_METHOD_CODES] = _new(_METHOD_CODES, "SQ", items)
 
 
+_CODE_VALUES = (_CODE_VALUE, Tag(0x00080119), Tag(0x00080120))  # Code, Long Code, URN Code Value
+
+
+def _decoded_text(item: Dataset, tag: BaseTag) -> str:
+    """The text of one element of ``item`` ('' when absent or not readable as text)."""
+    try:
+        value = item[tag].value if tag in item else None
+    except Exception:  # a value pydicom cannot decode: nothing to keep from it
+        return ""
+    if isinstance(value, MultiValue | list):
+        value = value[0] if value else ""
+    return value.strip() if isinstance(value, str) else ""
+
+
 @dataclass(frozen=True)
 class _Decision:
     """What the rules say about a tag before its value is read."""
@@ -212,6 +228,8 @@ class _Cleaner:
     def dataset(self, source: Dataset) -> Dataset:
         elements: dict[BaseTag, DataElement | RawDataElement] = {}
         for tag in sorted(source.keys()):
+            if tag == _CODE_MEANING:
+                continue  # decided from the whole item, below
             decision = _decide(tag)
             if decision.removed:  # removed without decoding its value (most of a header)
                 self.tally["removed", decision.name] += 1
@@ -232,11 +250,16 @@ class _Cleaner:
                 continue
             as_read: RawDataElement | None = raw if isinstance(raw, RawDataElement) else None
             elem = source[tag]
-            new = self.element(elem)
+            data = as_read.value if as_read is not None else None
+            new = self.element(elem, data if isinstance(data, bytes) else None)
             if as_read is not None and new is elem and as_read.VR in (None, elem.VR):
                 elements[tag] = as_read  # kept unchanged: written back as read, not re-encoded
             elif new is not None:
                 elements[tag] = new
+        if _CODE_MEANING in source:
+            meaning = self._code_meaning(source)
+            if meaning is not None:
+                elements[_CODE_MEANING] = _new(_CODE_MEANING, "LO", meaning)
         # an item without a character set of its own reads and writes text in its parent's
         out = Dataset(elements, parent_encoding=source.original_character_set)
         _same_encoding(out, source)
@@ -252,6 +275,24 @@ class _Cleaner:
         if not set(str(vr).split(" or ")) & BYTE_VRS:
             return False
         return any(self.identifiers.find(text) for text in byte_readings(value))
+
+    def _code_meaning(self, item: Dataset) -> str | None:
+        """A coded entry's meaning: the standard's own for a code of a scheme pydicom's
+        dictionaries know, else the meaning as written, cleaned like a description;
+        None (removed) when nothing safe is left."""
+        scheme = _decoded_text(item, _CODING_SCHEME)
+        code = next(
+            filter(None, (_decoded_text(item, tag) for tag in _CODE_VALUES)),
+            "",
+        )
+        meaning = standard_meaning(scheme, code) if scheme and code else None
+        if meaning and not self.identifiers.find(meaning):
+            self.tally["replaced", "CodeMeaning"] += 1
+            return meaning
+        written = _decoded_text(item, _CODE_MEANING)
+        cleaned = clean_descriptor(written, self.identifiers) if written else ""
+        self.tally["cleaned" if cleaned else "removed", "CodeMeaning"] += 1
+        return cleaned or None
 
     def _kept_as_read(self, source: Dataset, raw: DataElement | RawDataElement, tag: int) -> bool:
         """Whether an allow-listed element is kept as read, decided from its bytes: numbers
@@ -286,7 +327,10 @@ class _Cleaner:
         action, name = decision.action, decision.name
         if vr == "UI":
             return self._uids_as_read(tag, raw, decision)
-        if action == "K" or (action == "C" and vr == "TM"):
+        if action == "C" and vr == "TM":
+            text = text_as_read(source, raw, tag)
+            return None if text is None else self._time(raw, values_as_read(text, vr), name)
+        if action == "K":
             self.tally["kept", name] += 1
             return raw
         if action == "Z":
@@ -331,6 +375,15 @@ class _Cleaner:
         uids = [self.uid(v) for v in values_as_read(raw.value.decode("latin-1"), "UI")]
         return _new(tag, "UI", uids if len(uids) > 1 else uids[0])
 
+    def _time(self, elem: DataElement | RawDataElement, times: list[str], name: str) -> DataElement:
+        """A time of day is kept (dates move by whole days); a TM holding anything else (a
+        date, free text) is emptied."""
+        if all(valid_tm(t) for t in times):
+            self.tally["kept", name] += 1
+            return elem  # type: ignore[return-value]
+        self.tally["emptied", name] += 1
+        return _new(elem.tag, "TM", None)
+
     def _cleaned(self, tag: BaseTag, vr: str, name: str, texts: list[str]) -> DataElement:
         """Clean Descriptors: each value with only its safe words left; empty values go."""
         cleaned = [clean_descriptor(t, self.identifiers) for t in texts if t]
@@ -338,7 +391,9 @@ class _Cleaner:
         self.tally["cleaned", name] += 1
         return _new(tag, vr, cleaned[0] if len(cleaned) == 1 else cleaned or None)
 
-    def element(self, elem: DataElement) -> DataElement | None:
+    def element(self, elem: DataElement, data: bytes | None = None) -> DataElement | None:
+        """The element the rules make of ``elem``; ``data``, its bytes as read, is read in
+        every plausible character set too before allow-listed text is kept."""
         tag, vr = elem.tag, elem.VR
         name = elem.keyword or (
             "private" if tag.is_private else f"({tag.group:04X},{tag.element:04X})"
@@ -348,7 +403,7 @@ class _Cleaner:
             if elem.keyword not in SAFE_KEYWORDS or (vr == "UN" and name != "PixelData"):
                 self.tally["removed", name] += 1
                 return None
-            if vr in TEXT_VRS and self._identifying(elem):
+            if vr in TEXT_VRS and self._identifying(elem, data):
                 # technical text that repeats a name, ID or place of the header: when in
                 # doubt, remove
                 self.tally["removed", name] += 1
@@ -358,12 +413,15 @@ class _Cleaner:
             action = rule.action
         return self._apply(elem, name, action, rule.basic if rule else "X")
 
-    def _identifying(self, elem: DataElement) -> bool:
+    def _identifying(self, elem: DataElement, data: bytes | None) -> bool:
         value = elem.value
         if value is None:
             return False
         texts = value if isinstance(value, MultiValue | list | tuple) else [value]
-        return any(self.identifiers.find(r) for t in texts for r in _readings(str(t)))
+        readings = [r for t in texts for r in _readings(str(t))]
+        if data is not None and not data.isascii():  # undecodable, or decoded as declared
+            readings += decodings(data)
+        return any(self.identifiers.find(r) for r in readings)
 
     def _apply(self, elem: DataElement, name: str, action: str, basic: str) -> DataElement | None:
         tag, vr = elem.tag, elem.VR
@@ -422,8 +480,8 @@ class _Cleaner:
                 return _new(tag, vr, [shift(str(v), offset) for v in value])
             return _new(tag, vr, shift(str(value), offset) if value else value)
         if vr == "TM":
-            self.tally["kept", name] += 1
-            return elem
+            texts = value if isinstance(value, MultiValue | list) else [value]
+            return self._time(elem, ["" if t is None else str(t) for t in texts], name)
         if elem.keyword == "PatientAge":
             self.tally["replaced", name] += 1
             return _new(tag, vr, self.donor.patient_age)
@@ -437,16 +495,17 @@ class _Cleaner:
 _CLEANED_VRS = frozenset({"LO", "SH", "ST", "LT", "UT", "UC"})
 
 
-def _readings(text: str) -> tuple[str, ...]:
-    """``text``, and for non-ASCII text also its bytes read as UTF-8: pydicom decodes CS,
-    IS and other VRs as ISO 8859-1 whatever the character set, so a UTF-8 name there
-    reads as mojibake."""
+def _readings(text: str) -> list[str]:
+    """``text``, and for non-ASCII text also its bytes read in every plausible character
+    set: pydicom decodes CS, IS and other VRs as ISO 8859-1 whatever the character set,
+    so a UTF-8 name there reads as mojibake, and a wrong character set hides a name the
+    same way."""
     if text.isascii():
-        return (text,)
+        return [text]
     try:
-        return text, text.encode("latin-1").decode("utf-8", errors="replace")
+        return [text, *decodings(text.encode("latin-1"))]
     except UnicodeEncodeError:  # not read as ISO 8859-1: decoded with its character set
-        return (text,)
+        return [text]
 
 
 def _same_encoding(out: Dataset, source: Dataset) -> None:

@@ -29,7 +29,7 @@ from pydicom.tag import Tag
 from .. import keys, pixels
 from ..intake import Instance, read_header
 from ..workers import Inline, Workers, workers
-from .batches import TASK_FILES, Batch, BatchResult, Tasks, file_stamp
+from .batches import TASK_FILES, Batch, BatchResult, Tasks, Where, file_stamp
 from .dates import collision_free_offset
 from .engine import Donor, age_string
 from .errors import DeidError, LeakError
@@ -226,8 +226,8 @@ def _survey_one(path: Path, key: bytes, whole: bool = True) -> _Surveyed:
     instance = Instance(path, defer_pixel_data(header))
     try:
         identifiers = collect_identifiers([instance], _donor(key, [instance]))
-    except DeidError as exc:
-        return _Surveyed(path, None, str(exc), None)
+    except DeidError as exc:  # its study is refused, as ingest refuses the package
+        identifiers = Identifiers(problem=str(exc))
     return _Surveyed(path, header if whole else _summary(header), None, identifiers, stamp)
 
 
@@ -360,9 +360,14 @@ def _deidentify(
     studies = group(key, instances, found)
     total = sum(len(sources) for _, _, sources, _ in studies)
     done = 0
-    pending = []
+    pending: list[
+        tuple[str, list[Instance], Identifiers, list[dict[str, str]], Path, list[Where]]
+    ] = []
     tasks = Tasks(executor)
     for number, (donor, folder, sources, identifiers) in enumerate(studies):
+        if identifiers.problem:  # refused below, as ingest refuses the package
+            pending.append((folder, sources, identifiers, [], staging_root / "-", []))
+            continue
         layout, excluded = plan(sources)
         staging = staging_root / str(number)  # flat: one folder to make and move per study
         batches = [
@@ -376,6 +381,10 @@ def _deidentify(
         done += len(sources)
         if progress:
             progress(done, total)
+        if identifiers.problem:
+            message = f"{identifiers.problem}. Nothing was written for this study."
+            yield StudyOutcome("refused", folder, message)
+            continue
         yield _finish(out_dir, folder, staging, identifiers, excluded, results)
     if skipped:
         yield StudyOutcome("skipped", str(in_dir), _counted(skipped), len(skipped))

@@ -1,7 +1,10 @@
 """The identifying values of an original header, and searching for them.
 
-The same set serves twice: Clean Descriptors removes these values from the
-text it keeps, and the verifier refuses any output in which one survives.
+The same set serves three times: Clean Descriptors removes these values from
+the text it keeps, the engine removes allow-listed technical text that
+repeats one, and the verifier refuses any output (and any donation record) in
+which one survives. How values are compared is in ``normalise`` (folding)
+and ``matching`` (the rule of each kind of value).
 """
 
 from __future__ import annotations
@@ -11,15 +14,18 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
+from importlib import resources
 
 from pydicom.datadict import dictionary_VR, keyword_for_tag
-from pydicom.dataelem import DataElement, RawDataElement
+from pydicom.dataelem import DataElement, RawDataElement, convert_raw_data_element
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 from pydicom.uid import PYDICOM_IMPLEMENTATION_UID
 from pydicom.valuerep import CUSTOMIZABLE_CHARSET_VR, PersonName
 
 from .errors import DeidError
+from .matching import Matcher
+from .normalise import decodings, fold, is_cjk
 from .profile import load_profile
 from .uids import is_well_known
 
@@ -43,12 +49,13 @@ GENERIC = frozenset(
         "no",
     }
 )
+# The dummy date the engine writes (DA 19000101): a placeholder, no one's date.
+_PLACEHOLDER_DATES = frozenset({"19000101", "00000000"})
 _MIN_VALUE = 4
-_MIN_NAME_PART = 3
+_MIN_ID = 3  # a short Patient ID (``A12``) is still searched for, as a whole word
 _MIN_UID = 6
+_MIN_WORD = 4
 _DIGITS = frozenset("0123456789")
-_WORD = frozenset("abcdefghijklmnopqrstuvwxyz") | _DIGITS  # what a whole word must not touch
-_UID_CHARS = _DIGITS | {"."}
 _TEXT_VRS = frozenset({"LO", "SH", "LT", "ST", "UT", "UC", "AE", "CS", "UR"})
 _COLLECTED_VRS = _TEXT_VRS | {"PN", "DA", "DT", "UI"}
 _SINGLE_VALUED = frozenset({"LT", "ST", "UT", "UR"})  # not split at backslashes
@@ -61,6 +68,15 @@ _IDENTIFYING_KEYWORD = re.compile(
     r"(ID|IDs|Number|Numbers|Address|Institution\w*|Station\w*|Telephone\w*|Name|Residence|"
     r"Location|Issuer\w*|Locator|Rank|BranchOfService|Owner|Manufacturer\w*)$"
 )
+_ID_KEYWORD = re.compile(r"(ID|IDs|Number|Numbers)$")
+# ... and those whose words are also searched for one by one.
+_PLACE_KEYWORD = re.compile(
+    r"(Address|Institution\w*|Residence|Location|StationName|BranchOfService)$"
+)
+# Where a name component splits into parts: spaces, and the punctuation of compound
+# names (Smith-Jones, O'Brien, J.R.).
+_NAME_PARTS = re.compile(r"[\s,.\-'\u2019\u2018`]+")
+_LETTER_RUNS = re.compile(r"[^\W\d_]+")
 
 
 def walk(ds: Dataset) -> Iterator[DataElement]:
@@ -150,24 +166,33 @@ def text_as_read(ds: Dataset, raw: DataElement | RawDataElement, tag: int) -> st
     return raw.value.decode("latin-1")
 
 
+def _dictionary_vr(tag: int) -> str | None:
+    try:
+        return str(dictionary_VR(tag))
+    except KeyError:
+        return None
+
+
 def _walk_text(ds: Dataset) -> Iterator[tuple[int, str, Iterable[str]]]:
     """(tag, VR, values) of the public elements that can hold an identifying value, at
-    every depth.
+    every depth; a value is yielded once for each way it can be read.
 
     Numbers, binary values and private elements are never decoded, and text in
     ISO 8859-1 (or ASCII) is read straight from its bytes, split and stripped
     as pydicom does: reading a header this way costs a fraction of decoding it.
+    Text holding other bytes than ASCII is also read in every plausible
+    character set (a wrong or missing Specific Character Set hides nothing),
+    and a text attribute stored with a binary VR (a name as OB) is read so too.
     """
     for tag in sorted(ds.keys()):
         if tag >> 16 & 1:
             continue
         raw = ds.get_item(tag, keep_deferred=True)
-        vr = raw_vr(raw, tag) or getattr(raw, "VR", None) or "UN"
-        if vr == "UN":  # pydicom decodes an explicit UN of a known attribute with its VR
-            try:
-                vr = dictionary_VR(tag)
-            except KeyError:
-                continue
+        stored = raw_vr(raw, tag) or getattr(raw, "VR", None) or "UN"
+        known = _dictionary_vr(tag)
+        vr = known if stored == "UN" else stored
+        if vr is None:
+            continue  # an unknown attribute stored without its VR: removed, never read
         if vr == "SQ":
             try:
                 items = ds[tag].value
@@ -180,13 +205,31 @@ def _walk_text(ds: Dataset) -> Iterator[tuple[int, str, Iterable[str]]]:
                 )
             for item in items:
                 yield from _walk_text(item)
-        elif vr in _COLLECTED_VRS:
-            text = _uids_as_read(raw) if vr == "UI" else text_as_read(ds, raw, tag)
-            if text is None or raw_vr(raw, tag) == "UN":
-                elem = ds[tag]
-                yield tag, elem.VR, _values(elem)
-            else:
-                yield tag, vr, values_as_read(text, vr)
+            continue
+        data = raw.value if isinstance(raw, RawDataElement) else getattr(raw, "value", None)
+        if known in _COLLECTED_VRS and vr not in _COLLECTED_VRS:
+            # a text attribute stored as bytes (a name as OB): every reading of it
+            if isinstance(data, bytes):
+                for reading in decodings(data):
+                    yield tag, known, values_as_read(reading, known)
+            continue
+        if vr not in _COLLECTED_VRS:
+            continue
+        text = _uids_as_read(raw) if vr == "UI" else text_as_read(ds, raw, tag)
+        if text is None or raw_vr(raw, tag) == "UN":
+            # decoded by pydicom, without replacing the element as read in ``ds``: the
+            # engine reads its bytes again, in every plausible character set
+            elem = (
+                convert_raw_data_element(raw, encoding=ds.original_character_set, ds=ds)
+                if isinstance(raw, RawDataElement)
+                else ds[tag]
+            )
+            yield tag, elem.VR, _values(elem)
+        else:
+            yield tag, vr, values_as_read(text, vr)
+        if isinstance(data, bytes) and not data.isascii() and vr != "UI":
+            for reading in decodings(data):
+                yield tag, vr, values_as_read(reading, vr)
 
 
 def values_as_read(text: str, vr: str) -> list[str]:
@@ -218,15 +261,31 @@ def _values(elem: DataElement) -> Iterable[str]:
 
 
 @cache
-def _identifying_text(tag: int) -> bool:
-    """Whether a text attribute names someone or somewhere, so its values are searched for."""
+def _text_kind(tag: int) -> str | None:
+    """How a text attribute's values are searched for: 'id', 'place' (the value and each of
+    its words), 'value', or None (not searched for: descriptive text)."""
     rule = load_profile().rule_for(tag)
     keyword = keyword_for_tag(tag)
-    return (
-        rule is not None
-        and rule.action in _SEARCHED_ACTIONS
-        and bool(_IDENTIFYING_KEYWORD.search(keyword))
-    )
+    if rule is None or rule.action not in _SEARCHED_ACTIONS:
+        return None
+    if _ID_KEYWORD.search(keyword):
+        return "id"
+    if _PLACE_KEYWORD.search(keyword):
+        return "place"
+    return "value" if _IDENTIFYING_KEYWORD.search(keyword) else None
+
+
+@cache
+def _common_words() -> frozenset[str]:
+    """Words that name no place in particular: words of institution names and addresses
+    (``place_words.txt``), imaging words (``descriptor_words.txt``), and GENERIC."""
+    from .descriptors import vocabulary  # descriptors imports this module
+
+    text = resources.files(__package__).joinpath("place_words.txt").read_text("utf-8")
+    place_words = {
+        w for line in text.splitlines() if not line.startswith("#") for w in line.split()
+    }
+    return GENERIC | frozenset(place_words) | vocabulary()
 
 
 def date_variants(yyyymmdd: str) -> set[str]:
@@ -243,18 +302,38 @@ def date_variants(yyyymmdd: str) -> set[str]:
     }
 
 
+def _cjk_parts(part: str, *, family: bool) -> Iterator[str]:
+    """A name written in a CJK script: itself, every run of two characters or more, and
+    for a family name its first character (a family name is mostly one character)."""
+    for chunk in part.split():
+        yield chunk
+        if family:
+            yield chunk[0]
+        for start in range(len(chunk)):
+            for end in range(start + 2, len(chunk) + 1):
+                yield chunk[start:end]
+
+
 @dataclass
 class Identifiers:
     """What must not appear anywhere in what the archive publishes."""
 
     names: set[str] = field(default_factory=set)
     values: set[str] = field(default_factory=set)
+    ids: set[str] = field(default_factory=set)
+    words: set[str] = field(default_factory=set)
     dates: set[str] = field(default_factory=set)
     uids: set[str] = field(default_factory=set)
-    _text_terms: frozenset[str] | None = None
+    # texts the engine writes itself (the donor's public id), blanked before searching:
+    # a pseudonym that happens to start with a name part ("don-...") leaks nothing
+    own: set[str] = field(default_factory=set)
+    # why the values of a file could not all be collected ('' when they were): its study
+    # is refused, since what was not collected cannot be searched for
+    problem: str = ""
+    _matcher: Matcher | None = None
 
     def _text_changed(self) -> None:
-        self._text_terms = None
+        self._matcher = None
 
     @classmethod
     def union(cls, parts: Iterable[Identifiers]) -> Identifiers:
@@ -263,31 +342,79 @@ class Identifiers:
         for part in parts:
             merged.names |= part.names
             merged.values |= part.values
+            merged.ids |= part.ids
+            merged.words |= part.words
             merged.dates |= part.dates
             merged.uids |= part.uids
+            merged.own |= part.own
+            merged.problem = merged.problem or part.problem
         return merged
 
     def __len__(self) -> int:
-        return len(self.names) + len(self.values) + len(self.dates) + len(self.uids)
+        return sum(
+            len(s) for s in (self.names, self.values, self.ids, self.words, self.dates, self.uids)
+        )
+
+    # -- collecting -------------------------------------------------------------
+
+    def _add_name_part(self, part: str, *, family: bool = False) -> None:
+        part = part.strip()
+        folded = fold(part)
+        if folded in GENERIC or not folded:
+            return
+        if any(is_cjk(c) for c in part):
+            self.names.update(_cjk_parts(part, family=family))
+        elif len(folded) >= 2:
+            self.names.add(part)
 
     def add_name(self, text: str) -> None:
-        full = " ".join(p for p in re.split(r"[\^=\s]+", text) if p).strip()
-        if len(full) >= _MIN_NAME_PART and full.lower() not in GENERIC:
-            self.names.add(full.lower())
-        for part in re.split(r"[\^=\s,.]+", text):
-            if len(part) >= _MIN_NAME_PART and part.lower() not in GENERIC:
-                self.names.add(part.lower())
+        """A person's name (DICOM PN or plain text): every part of every component and
+        group, each hyphenated or apostrophe name whole and split, the whole name, and
+        family and given names in both orders, with and without a space."""
+        for group in text.split("="):
+            components = [c.strip() for c in group.split("^")[:3]]  # family, given, middle
+            parts = [p for c in components for p in _NAME_PARTS.split(c) if p]
+            for part in parts:
+                self._add_name_part(part)
+            if components[0]:
+                self._add_name_part(components[0], family=True)
+            for component in components:
+                if len(_NAME_PARTS.split(component)) > 1:  # Smith-Jones, O'Brien
+                    self._add_name_part(component)
+                    self._add_name_part(_NAME_PARTS.sub("", component))
+            if len(parts) > 1:
+                self._add_name_part(" ".join(parts))
+            family, given = [*components, "", ""][:2]
+            family, given = _NAME_PARTS.sub("", family), _NAME_PARTS.sub("", given)
+            if family and given:
+                for first, second in ((family, given), (given, family)):
+                    self._add_name_part(first + second)
+                    self._add_name_part(f"{first} {second}")
         self._text_changed()
 
     def add_value(self, text: str) -> None:
         text = text.strip()
-        if len(text) >= _MIN_VALUE and text.lower() not in GENERIC:
-            self.values.add(text.lower())
+        if len(text) >= _MIN_VALUE and fold(text) not in GENERIC:
+            self.values.add(text)
             self._text_changed()
+
+    def add_id(self, text: str) -> None:
+        text = text.strip()
+        if len(text) >= _MIN_ID and fold(text) not in GENERIC:
+            self.ids.add(text)
+            self._text_changed()
+
+    def add_words(self, text: str) -> None:
+        """The words of an address or an institution's name, one by one."""
+        common = _common_words()
+        for word in _LETTER_RUNS.findall(text):
+            if len(word) >= _MIN_WORD and fold(word) not in common:
+                self.words.add(word)
+        self._text_changed()
 
     def add_date(self, text: str) -> None:
         digits = text.strip()[:8]
-        if len(digits) == 8 and digits.isdigit():
+        if len(digits) == 8 and digits.isdigit() and digits not in _PLACEHOLDER_DATES:
             self.dates.add(digits)
             self._text_changed()
 
@@ -299,6 +426,7 @@ class Identifiers:
             return
         if not is_well_known(text):
             self.uids.add(text)
+            self._text_changed()
 
     def add_dataset(self, ds: Dataset, *, own_output_for: str | None = None) -> None:
         """Collect the identifying values of an original header, file meta included.
@@ -311,8 +439,6 @@ class Identifiers:
         elements = list(_walk_text(meta)) if meta is not None else []
         own = own_output_for is not None
         for tag, vr, values in [*elements, *_walk_text(ds)]:
-            if vr in ("SQ", "OB", "OW", "UN"):
-                continue
             for value in values:
                 if not value or (own and value.strip() == own_output_for):
                     continue
@@ -328,63 +454,63 @@ class Identifiers:
                 elif vr == "UI":
                     if not (own and value.startswith("2.25.")):
                         self.add_uid(value)
-                elif vr in _TEXT_VRS and _identifying_text(tag):
-                    self.add_value(value)
+                elif vr in _TEXT_VRS:
+                    kind = _text_kind(tag)
+                    if kind == "id":
+                        self.add_id(value)
+                    elif kind is not None:
+                        self.add_value(value)
+                        if kind == "place":
+                            self.add_words(value)
 
-    def _terms(self) -> frozenset[str]:
-        if self._text_terms is None:
-            terms = set(self.names) | set(self.values)
+    # -- searching --------------------------------------------------------------
+
+    def matcher(self) -> Matcher:
+        """The folded terms, by the rule each matches by (built once per change)."""
+        if self._matcher is None:
+            matcher = Matcher()
+            for name in self.names:
+                matcher.add_name(name)
+            for value in self.values:
+                matcher.add_value(value)
+            for value in self.ids:
+                matcher.add_value(value)
+            for word in self.words:
+                matcher.add_word(word)
             for date in self.dates:
-                terms |= date_variants(date)
-            self._text_terms = frozenset(terms)
-        return self._text_terms
+                for variant in date_variants(date):
+                    matcher.add_value(variant)
+            matcher.uids = set(self.uids)
+            self._matcher = matcher.finish()
+        return self._matcher
 
-    def _spans(
-        self, lowered: str, *, text: bool = True, uids: bool = True
-    ) -> Iterator[tuple[int, int]]:
-        """Where identifying values occur in ``lowered`` as whole words: a text value
-        not touching another ASCII letter or digit, a UID not inside a longer number.
+    def _blank_own(self, text: str) -> str:
+        for own in self.own:
+            if own in text:
+                text = text.replace(own, " " * len(own))
+        return text
 
-        Plain substring search, term by term: most texts hold no term, and a
-        header's terms change with every study, so a compiled pattern would
-        cost more than it saves.
-        """
-        kinds: list[tuple[Iterable[str], frozenset[str], frozenset[str]]] = []
-        kinds += [(self._terms(), _WORD, _WORD)] if text else []
-        kinds += [(self.uids, _UID_CHARS, _DIGITS)] if uids else []
-        for terms, before, after in kinds:
-            for term in terms:
-                start = lowered.find(term)
-                while start != -1:
-                    end = start + len(term)
-                    if (start == 0 or lowered[start - 1] not in before) and (
-                        end == len(lowered) or lowered[end] not in after
-                    ):
-                        yield start, end
-                    start = lowered.find(term, start + 1)
-
-    def find(self, text: str) -> list[str]:
-        """Identifying values found in ``text`` (case-insensitive, whole words)."""
-        lowered = text.lower()
-        return [lowered[start:end] for start, end in self._spans(lowered)]
+    def find(self, text: str, *, strict: bool = False) -> list[str]:
+        """Identifying values found in ``text`` (folded, as ``matching`` describes; the
+        values are returned folded). ``strict`` for numbers, dates, UIDs and the encoded
+        header: whole words only."""
+        return self.matcher().find(self._blank_own(text), strict=strict)
 
     def remove_from(self, text: str) -> str:
         """``text`` with every identifying value cut out (used by Clean Descriptors): UIDs
-        first, so that a name glued to a UID is a whole word once the UID is gone."""
-        text = self._cut(text, text_terms=False, uids=True)
-        return self._cut(text, text_terms=True, uids=False)
+        first, so that a name glued to a UID is found once the UID is gone. Non-ASCII text
+        comes back composed (NFC)."""
+        text = self._cut(self._blank_own(text), uids=True)
+        return self._cut(text, uids=False)
 
-    def _cut(self, text: str, *, text_terms: bool = True, uids: bool = True) -> str:
-        lowered = text.lower()
-        if len(lowered) != len(text):  # lowering changed the length: cut from the lowered text
-            text = lowered
-        cut = sorted(self._spans(lowered, text=text_terms, uids=uids))
-        if not cut:
-            return text
+    def _cut(self, text: str, *, uids: bool) -> str:
+        composed, spans = self.matcher().cut_spans(text, uids=uids)
+        if not spans:
+            return composed
         pieces, position = [], 0
-        for start, end in cut:
+        for start, end in sorted(spans):
             if start >= position:
-                pieces.append(text[position:start] + " ")
+                pieces.append(composed[position:start] + " ")
             position = max(position, end)
-        pieces.append(text[position:])
+        pieces.append(composed[position:])
         return "".join(pieces)

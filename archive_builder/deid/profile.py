@@ -54,6 +54,43 @@ DESCRIPTORS_CLEANED = frozenset(
     }
 )
 
+# Dates and times that are not events of the patient's care: versions of published
+# resources and events in a device's life. Retain Longitudinal Temporal Information
+# with Modified Dates would shift them with the patient's dates, and since their true
+# values are public or shared by every study of a device, comparing one with its
+# known value would give the donation's offset away, and with it every true date.
+# They get their Basic Profile action instead (removed, emptied or a dummy), never
+# shifted. (Patient events stay shifted: Date of Secondary Capture, Instance
+# Creation, Instance Coercion... happen in the care of this study.)
+NOT_PATIENT_DATES = frozenset(
+    {
+        "ContextGroupVersion",  # (0008,0106) version of a context group of PS3.16: public
+        "ContextGroupLocalVersion",  # (0008,0107) a local edition of that context group
+        "TemplateVersion",  # (0040,DB06) version of a template of PS3.16: public
+        "TemplateLocalVersion",  # (0040,DB07) a local edition of that template
+        "DateOfLastCalibration",  # (0018,1200) the device's calibration, shared by its studies
+        "TimeOfLastCalibration",  # (0018,1201)
+        "DateTimeOfLastCalibration",  # (0018,1202)
+        "CalibrationDateTime",  # (0018,1203) a dosimeter's or a device's calibration
+        "CalibrationDate",  # (0014,407E) NDE equipment calibration
+        "CalibrationTime",  # (0014,407C)
+        "DateOfLastDetectorCalibration",  # (0018,700C) the detector's calibration
+        "TimeOfLastDetectorCalibration",  # (0018,700E)
+        "DateOfManufacture",  # (0018,1204) the device's manufacture: on its label
+        "DateOfInstallation",  # (0018,1205) the device's installation at the site
+        "SourceStrengthReferenceDate",  # (300A,022C) a brachytherapy source's calibration
+        "SourceStrengthReferenceTime",  # (300A,022E)
+        "ProductExpirationDateTime",  # (0044,000B) a product's (contrast agent lot) expiry
+        "EffectiveDateTime",  # (0068,6226) an implant template's version
+        "InformationIssueDateTime",  # (0068,6270) an implant template's issue
+        "HangingProtocolCreationDateTime",  # (0072,000A) a display protocol's creation
+    }
+)
+# UIDs that name a device or the one who created an instance, not an object of this
+# study: keyed like other UIDs they would be the same in every donation from that
+# device, and link donations. Removed (Type 3 wherever they occur).
+DEVICE_UIDS = frozenset({"InstanceCreatorUID", "DeviceUID"})
+
 
 @dataclass(frozen=True)
 class Rule:
@@ -67,6 +104,10 @@ class Rule:
     def action(self) -> str:
         """The action this archive applies: K, X, Z, D, U, C, or U* (recurse, replacing UIDs)."""
         kw = self.keyword or ""
+        if kw in DEVICE_UIDS:
+            return "X"
+        if kw in NOT_PATIENT_DATES:
+            return resolve_code(self.basic)
         if "rtnPatCharsOpt" in self.options:
             if kw in PATIENT_CHARACTERISTICS_KEPT:
                 return "K"

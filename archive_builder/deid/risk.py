@@ -69,6 +69,13 @@ PIXEL_TAGS = frozenset(Tag(keyword) for keyword in PIXEL_KEYWORDS)
 
 def exclusion_reason(ds: Dataset) -> str | None:
     """Why this instance is not published, or None when it may be."""
+    try:
+        return _reason(ds)
+    except Exception:  # a value of an unknown or wrong VR: when in doubt, not published
+        return "an attribute the risk check reads cannot be read (unknown or wrong VR)"
+
+
+def _reason(ds: Dataset) -> str | None:
     sop_class = str(ds.get("SOPClassUID", "")).strip()
     if not sop_class:
         return "no SOP Class UID"

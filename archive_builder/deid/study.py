@@ -276,10 +276,18 @@ def collect_identifiers(
     sources: Sequence[Source], donor: Donor, secrets: Sequence[str] = ()
 ) -> Identifiers:
     """Every identifying value of the study's original headers, and the given secrets."""
-    identifiers = Identifiers()
+    identifiers = Identifiers(own={donor.public_id})
     for source in sources:
-        own = donor.public_id if already_deidentified(source.header, donor) else None
-        identifiers.add_dataset(source.header, own_output_for=own)
+        try:
+            own = donor.public_id if already_deidentified(source.header, donor) else None
+            identifiers.add_dataset(source.header, own_output_for=own)
+        except DeidError:
+            raise
+        except Exception as exc:  # a value pydicom cannot read: nothing is known of it
+            raise DeidError(
+                f"the identifying values of an instance cannot be collected "
+                f"({type(exc).__name__}); the study is refused"
+            ) from None
     for secret in secrets:
         identifiers.add_value(secret)
     return identifiers

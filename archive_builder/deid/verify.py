@@ -30,11 +30,15 @@ from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, UID, ExplicitVRLittleEndian
 
 from .errors import DeidError
 from .identifiers import UNDECODED_VRS, Identifiers, raw_vr, text_as_read
+from .normalise import decodings
 from .risk import PIXEL_TAGS
 from .uids import is_well_known
 from .writer import element_head, encode_file
 
 _UNDEFINED = 0xFFFFFFFF
+# Text typed by a person, searched with every rule of ``matching``; every other text
+# (numbers, dates, times, UIDs, ages) holds values only as whole words.
+FREE_TEXT_VRS = frozenset({"AE", "CS", "LO", "LT", "PN", "SH", "ST", "UC", "UR", "UT"})
 _CHUNK = 1 << 20
 
 
@@ -201,24 +205,29 @@ def _binary(raw: DataElement | RawDataElement, tag: int) -> bool:
     return vr is not None and set(vr.split(" or ")) <= _BINARY_VRS
 
 
-def _walk(ds: Dataset) -> Iterator[tuple[BaseTag, DataElement | None, str | None]]:
-    """(tag, decoded element, text to search) at every depth.
+def _walk(ds: Dataset) -> Iterator[tuple[BaseTag, str, DataElement | None, list[str]]]:
+    """(tag, VR, decoded element, texts to search) at every depth.
 
     Text kept as read is searched in its bytes (decoding it again costs more
     than the rest of the verification); UIDs, sequences and text in other
-    character sets are decoded.
+    character sets are decoded. Text holding other bytes than ASCII is also
+    read in every plausible character set.
     """
     for tag in sorted(ds.keys()):
         raw: DataElement | RawDataElement = ds.get_item(tag, keep_deferred=True)
+        vr = raw_vr(raw, tag) or raw.VR or "UN"
         if tag in PIXEL_TAGS or _binary(raw, tag):
-            yield tag, None, None
+            yield tag, vr, None, []
             continue
+        data = raw.value if isinstance(raw, RawDataElement) else None
+        other = decodings(data) if isinstance(data, bytes) and not data.isascii() else []
         text = text_as_read(ds, raw, tag)
         if text is not None:
-            yield tag, None, text
+            yield tag, vr, None, [text, *other]
             continue
         elem = ds[tag]
-        yield tag, elem, _text(elem)
+        value = _text(elem)
+        yield tag, elem.VR, elem, ([value] if value else []) + other
         if elem.VR == "SQ" and elem.value:
             for item in elem.value:
                 yield from _walk(item)
@@ -251,8 +260,8 @@ def find_leaks(ds: FileDataset, identifiers: Identifiers, encoded: bytes) -> lis
     problems: list[str] = []
     if str(ds.get("PatientIdentityRemoved", "")) != "YES":
         problems.append("Patient Identity Removed is not YES")
-    texts: list[tuple[BaseTag, str]] = []
-    for tag, elem, text in [*_walk(ds.file_meta), *_walk(ds)]:
+    texts: list[tuple[BaseTag, str, bool]] = []  # (tag, text, strict)
+    for tag, vr, elem, readings in [*_walk(ds.file_meta), *_walk(ds)]:
         group = tag.group
         if tag.is_private:
             problems.append(f"private attribute {tag} survived")
@@ -260,17 +269,22 @@ def find_leaks(ds: FileDataset, identifiers: Identifiers, encoded: bytes) -> lis
             problems.append(f"curve or overlay attribute {tag} survived")
         if elem is not None and elem.VR == "UI" and elem.value:
             problems.extend(_uid_problems(elem))
-        if text:
-            texts.append((tag, text))
-    # One search over all values first: a value found on its own is found in the joined
-    # text too (the separator is neither a letter nor a digit), and most files hold none.
-    if identifiers.find("\n".join(text for _, text in texts)):
-        problems.extend(
-            f"{keyword_for_tag(tag) or tag}: holds an identifying value of the original"
-            for tag, text in texts
-            if identifiers.find(text)
-        )
-    if not problems and any(identifiers.find(text) for text in _readings(encoded, ds)):
+        strict = vr not in FREE_TEXT_VRS
+        texts.extend((tag, text, strict) for text in readings if text)
+    # One search over all values of each kind first: a value found on its own is found in
+    # the joined text too (the separator is neither a letter nor a digit), and most files
+    # hold none.
+    for strict in (False, True):
+        joined = "\n".join(text for _, text, s in texts if s is strict)
+        if identifiers.find(joined, strict=strict):
+            found = {
+                tag for tag, text, s in texts if s is strict and identifiers.find(text, strict=s)
+            }
+            problems.extend(
+                f"{keyword_for_tag(tag) or tag}: holds an identifying value of the original"
+                for tag in sorted(found)
+            )
+    if not problems and any(identifiers.find(text, strict=True) for text in _readings(encoded, ds)):
         problems.append("the encoded header holds an identifying value of the original")
     return problems
 

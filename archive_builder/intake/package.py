@@ -13,6 +13,7 @@ import stat
 import tempfile
 import warnings
 import zipfile
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,6 +22,8 @@ from pathlib import Path, PurePosixPath
 from pydicom import dcmread
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
+from pydicom.filereader import _read_file_meta_info, read_preamble
+from pydicom.uid import UID
 
 from ..config import Limits
 from .errors import IntakeError
@@ -29,6 +32,25 @@ from .record import RECORD_FILE, DonationRecord, read_record
 DICOMDIR_CLASS = "1.2.840.10008.1.3.10"
 _CHUNK = 1024 * 1024
 DEFER_BYTES = 4096
+# Attributes read before de-identification (grouping files into studies and patients,
+# the risk check): a file whose values of these cannot be read is skipped.
+_READ_FIRST = (
+    "SOPClassUID",
+    "SOPInstanceUID",
+    "StudyInstanceUID",
+    "SeriesInstanceUID",
+    "PatientID",
+    "PatientBirthDate",
+    "PatientSex",
+    "PatientAge",
+    "StudyDate",
+    "Modality",
+    "ImageType",
+    "BurnedInAnnotation",
+    "RecognizableVisualFeatures",
+    "SeriesNumber",
+    "InstanceNumber",
+)
 
 
 @dataclass(frozen=True)
@@ -168,9 +190,33 @@ def _find_record(root: Path, label: str) -> Path:
     )
 
 
+def _inflated_size(path: Path) -> int:
+    """The size of a deflated file's dataset once inflated (pydicom reads it inflated, and
+    the positions of its values are positions in the inflated bytes); -1 if it does not
+    inflate."""
+    with path.open("rb") as handle:
+        read_preamble(handle, False)
+        _read_file_meta_info(handle)
+        inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+        total = 0
+        try:
+            while chunk := handle.read(_CHUNK):
+                total += len(inflater.decompress(chunk, _CHUNK))
+                while inflater.unconsumed_tail:
+                    total += len(inflater.decompress(inflater.unconsumed_tail, _CHUNK))
+            total += len(inflater.flush())
+        except zlib.error:
+            return -1
+    return total
+
+
 def _truncated(ds: Dataset, path: Path) -> bool:
-    """Whether a deferred value (pixel data above all) runs past the end of the file."""
-    size = path.stat().st_size
+    """Whether a deferred value (pixel data above all) runs past the end of the file (of
+    the inflated dataset, for a deflated file)."""
+    if UID(ds.file_meta.get("TransferSyntaxUID", "")).is_deflated:
+        size = _inflated_size(path)
+    else:
+        size = path.stat().st_size
     for tag in list(ds.keys()):
         raw = ds.get_item(tag, keep_deferred=True)
         tell, length = getattr(raw, "value_tell", None), getattr(raw, "length", 0)
@@ -195,8 +241,14 @@ def read_header(path: Path) -> tuple[Dataset | None, str | None]:
             return None, "not a DICOM file"
         except Exception:
             return None, "a damaged or truncated DICOM file"
-    if _truncated(ds, path):
-        return None, "a damaged or truncated DICOM file"
+    try:
+        if _truncated(ds, path):
+            return None, "a damaged or truncated DICOM file"
+        # what grouping and the risk check read must be readable as text
+        for keyword in _READ_FIRST:
+            _ = str(ds.get(keyword, ""))
+    except Exception:  # a value of an unknown VR, or stored in a way pydicom cannot read
+        return None, "a DICOM file whose identifying or risk attributes cannot be read"
     if str(ds.file_meta.get("MediaStorageSOPClassUID", "")) == DICOMDIR_CLASS:
         return None, "a DICOMDIR (a media index, not an image)"
     if "TransferSyntaxUID" not in ds.file_meta:

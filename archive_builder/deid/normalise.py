@@ -1,0 +1,182 @@
+"""One normalisation for both sides of every search: the identifiers and the text searched.
+
+A name typed MÜLLER in the header may come back as Müller, MULLER, MUELLER
+or in decomposed Unicode (NFD) in a description or in the donation record.
+Every text and every identifier is therefore compared in its *folded* forms:
+
+- ``fold``: Unicode case folding, compatibility decomposition (NFKD: full-width
+  letters and ligatures become plain ones), combining marks stripped, and the
+  letters that have no decomposition mapped (ø o, æ ae, œ oe, ł l, đ d, þ th,
+  Turkish dotless ı i; dotted İ folds to i with a mark that is stripped);
+- the same after the German and Scandinavian transliterations (ä ae, ö oe,
+  ü ue, å aa, ø oe), so MUELLER in a text meets MÜLLER in the header and the
+  other way round;
+- ``squeeze``: a folded text with every character that is not a letter or a
+  digit removed, for identifiers split by separators (``314_159_265``).
+
+ASCII text folds to its lower case, at the cost of ``str.lower``.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+import unicodedata
+from functools import cache
+
+# Letters that NFKD does not decompose, mapped to what a reader would type instead.
+_LETTERS = {
+    "ø": "o",
+    "æ": "ae",
+    "œ": "oe",
+    "ł": "l",
+    "đ": "d",
+    "ð": "d",
+    "þ": "th",
+    "ı": "i",
+    "ħ": "h",
+    "ŧ": "t",
+    "ŋ": "n",
+    "ſ": "s",
+}
+# Transliterations (applied to the case-folded, composed text before folding).
+_TRANSLIT = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "å": "aa", "ø": "oe", "æ": "ae"})
+_TRANSLITERATED = frozenset("äöüåøæ")
+
+
+class _FoldTable(dict[int, "str | None"]):
+    """``str.translate`` table built as characters are met: marks go, special letters are
+    mapped, everything else stays (and is remembered)."""
+
+    def __missing__(self, code: int) -> str | None:
+        char = chr(code)
+        value: str | None = _LETTERS.get(char, char)
+        if unicodedata.category(char).startswith("M"):
+            value = None  # combining marks (accents, the dot of İ, ...)
+        self[code] = value
+        return value
+
+
+_FOLD_TABLE = _FoldTable()
+
+
+def fold(text: str) -> str:
+    """``text`` case-folded, decomposed, with marks stripped and special letters mapped."""
+    if text.isascii():
+        return text.lower()
+    return unicodedata.normalize("NFKD", text.casefold()).translate(_FOLD_TABLE)
+
+
+def transliterated(text: str) -> str | None:
+    """The folded form of ``text`` after the German and Scandinavian transliterations;
+    None when they change nothing."""
+    if text.isascii():
+        return None
+    composed = unicodedata.normalize("NFC", text.casefold())
+    if _TRANSLITERATED.isdisjoint(composed):
+        return None
+    return fold(composed.translate(_TRANSLIT))
+
+
+def forms(text: str) -> tuple[str, ...]:
+    """Every folded form of ``text`` (one for ASCII text, at most two)."""
+    first = fold(text)
+    second = transliterated(text)
+    return (first,) if second is None or second == first else (first, second)
+
+
+@cache
+def _fold_char(char: str, translit: bool) -> str:
+    if translit:
+        char = char.translate(_TRANSLIT)
+    return fold(char)
+
+
+def fold_mapped(text: str, *, translit: bool = False) -> tuple[str, str, list[int]]:
+    """(``text`` composed (NFC), its folded form, and for each character of the folded
+    form the index of the composed character it comes from): spans found in the folded
+    form are cut from the composed text."""
+    composed = unicodedata.normalize("NFC", text)
+    pieces: list[str] = []
+    origin: list[int] = []
+    for index, char in enumerate(composed):
+        folded = _fold_char(char.casefold(), translit) if not char.isascii() else char.lower()
+        pieces.append(folded)
+        origin.extend([index] * len(folded))
+    return composed, "".join(pieces), origin
+
+
+_SEPARATORS = re.compile(r"[\W_]+")
+_RUNS = re.compile(r"[^\W_]+")
+
+
+def squeeze(folded: str) -> str:
+    """A folded text with everything but letters and digits removed."""
+    return _SEPARATORS.sub("", folded)
+
+
+def squeeze_mapped(folded: str) -> tuple[str, list[int]]:
+    """The squeezed text and, for each of its characters, its index in ``folded``."""
+    pieces: list[str] = []
+    origin: list[int] = []
+    for run in _RUNS.finditer(folded):
+        pieces.append(run.group())
+        origin.extend(range(run.start(), run.end()))
+    return "".join(pieces), origin
+
+
+def is_cjk(char: str) -> bool:
+    """Han, kana and Hangul: scripts whose names are written without spaces, in parts of
+    one or two characters."""
+    code = ord(char)
+    return (
+        0x2E80 <= code <= 0x2FDF  # radicals
+        or 0x3040 <= code <= 0x30FF  # hiragana, katakana
+        or 0x3100 <= code <= 0x31FF  # bopomofo, Hangul compatibility jamo, kana ext.
+        or 0x3400 <= code <= 0x4DBF  # Han extension A
+        or 0x4E00 <= code <= 0x9FFF  # Han
+        or 0xA960 <= code <= 0xA97F  # Hangul jamo extended A
+        or 0xAC00 <= code <= 0xD7FF  # Hangul syllables, jamo extended B
+        or 0x1100 <= code <= 0x11FF  # Hangul jamo
+        or 0xF900 <= code <= 0xFAFF  # Han compatibility
+        or 0xFF66 <= code <= 0xFFDC  # half-width kana and Hangul
+        or 0x20000 <= code <= 0x3FFFF  # Han extensions B-H
+    )
+
+
+# The encodings a text of unknown or broken character set may be in: what DICOM's
+# Specific Character Set names (and what exporters write without naming it).
+PLAUSIBLE_ENCODINGS = (
+    "utf-8",
+    "iso8859-1",
+    "cp1252",
+    "iso8859-2",
+    "iso8859-5",
+    "iso8859-7",
+    "iso8859-9",
+    "cp1251",
+    "gb18030",
+    "big5",
+    "shift_jis",
+    "euc_jp",
+    "iso2022_jp_2",
+    "euc_kr",
+    "iso2022_kr",
+    "tis-620",
+)
+
+
+def decodings(raw: bytes) -> list[str]:
+    """``raw`` decoded every plausible way (each encoding that decodes it without error;
+    ISO 8859-1 always does), without repeats."""
+    if raw.isascii():
+        return [raw.decode("ascii")]
+    seen: list[str] = []
+    for encoding in PLAUSIBLE_ENCODINGS:
+        try:
+            text = codecs.decode(raw, encoding)
+        except (UnicodeDecodeError, LookupError):
+            continue
+        if text not in seen:
+            seen.append(text)
+    return seen
