@@ -293,3 +293,14 @@ def test_the_allow_list_names_real_attributes_none_of_them_in_the_table() -> Non
     # no keyword on the list holds a person's name, a date or a time
     vrs = {k: dictionary_VR(tag_for_keyword(k)) for k in SAFE_KEYWORDS}
     assert sorted(k for k, vr in vrs.items() if vr in ("PN", "DA", "DT", "TM")) == []
+
+
+def test_the_committed_code_meanings_are_what_the_script_makes_from_pydicom() -> None:
+    spec = importlib.util.spec_from_file_location(
+        "make_code_meanings", ROOT / "tools" / "make_code_meanings.py"
+    )
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    committed = ROOT / "archive_builder" / "deid" / "code_meanings.tsv.gz"
+    assert committed.read_bytes() == module.render()

@@ -375,7 +375,9 @@ class Identifiers:
             components = [c.strip() for c in group.split("^")[:3]]  # family, given, middle
             parts = [p for c in components for p in _NAME_PARTS.split(c) if p]
             for part in parts:
-                self._add_name_part(part)
+                # the two-letter parts of a code used as a name (CQ500-CT-310) are no names
+                if len(part) > 2 or _DIGITS.isdisjoint(group):
+                    self._add_name_part(part)
             if components[0]:
                 self._add_name_part(components[0], family=True)
             for component in components:

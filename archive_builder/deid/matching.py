@@ -3,7 +3,8 @@
 Both sides are folded first (see ``normalise``). Then each kind of value
 matches by its own rule:
 
-- **Name parts** of three letters or more match where they are not part of a
+- **Name parts** of three letters or more (a part holding a digit is a code, and
+  matches like an ID) match where they are not part of a
   longer word: the letters glued to them must be other parts of the same name
   (``JOHNSMITH``), or for parts of five letters or more at most two letters in
   all (initials: ``JSMITHG``, ``DRSMITH``); digits may touch them (``SMITH1970``).
@@ -64,6 +65,9 @@ class Matcher:
     parts: frozenset[str] = frozenset()  # name parts that may be glued to each other
 
     def add_name(self, term: str) -> None:
+        if _has_digit(term):  # a code used as a name (CT1, CQ500-310): matched like an ID
+            self.add_value(term, strict_min=3)
+            return
         for folded in forms(term):
             if any(is_cjk(c) for c in folded):
                 self.anywhere.add(folded)
