@@ -105,6 +105,13 @@ def fake_word(rng: random.Random, length: int = 9) -> str:
     ).capitalize()
 
 
+_HAN = (  # common family names, and given-name characters
+    "王李张刘陈杨黄赵周吴徐孙马朱胡郭何林罗高郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡余"
+    "杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙"
+    "史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
+)
+
+
 @dataclass(frozen=True)
 class Patient:
     """A fictitious patient's identifiers; every one must vanish from the output."""
@@ -117,10 +124,15 @@ class Patient:
     physician: str
     birth_date: str
     uid_root: str  # the study's own UIDs start with it (as a hospital's root would)
+    accented: str  # another person's name with an umlaut, written back without it
+    han: str  # a name in Han characters (one for the family, two for the given name)
+    dicom_root_uid: str  # a UID under the standard's root that the standard never named
+    unicode: bool = True  # whether the file can hold the umlaut and the Han name (UTF-8)
 
     @classmethod
-    def make(cls, rng: random.Random) -> Patient:
+    def make(cls, rng: random.Random, *, unicode: bool = True) -> Patient:
         year = rng.randint(1930, 1990)
+        accented = fake_word(rng, 9)
         return cls(
             family=fake_word(rng, 9),
             given=fake_word(rng, 7),
@@ -130,12 +142,30 @@ class Patient:
             physician=fake_word(rng, 10),
             birth_date=f"{year}{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}",
             uid_root=f"1.2.826.0.1.3680043.10.{rng.randint(10**8, 10**9 - 1)}.",
+            accented=accented[0] + "Ü" + accented[2:],
+            han="".join(rng.choice(_HAN) for _ in range(3)),
+            dicom_root_uid=f"1.2.840.10008.99.{rng.randint(10**8, 10**9 - 1)}",
+            unicode=unicode,
         )
 
     @property
+    def transliterated(self) -> str:
+        return self.accented.replace("Ü", "UE")
+
+    @property
+    def stripped(self) -> str:
+        return self.accented.replace("Ü", "U")
+
+    @property
+    def split_id(self) -> str:
+        digits = self.patient_id[2:]
+        return "_".join(digits[i : i + 3] for i in range(0, len(digits), 3))
+
+    @property
     def searched(self) -> list[str]:
-        """The strings a raw-bytes search looks for (dates in the DICOM spelling)."""
-        return [
+        """The strings a raw-bytes search looks for (dates in the DICOM spelling): the
+        patient's identifiers, and the other spellings planted of them."""
+        values = [
             self.family,
             self.given,
             self.patient_id,
@@ -144,7 +174,12 @@ class Patient:
             self.physician,
             self.birth_date,
             self.uid_root,
+            self.split_id,
+            self.dicom_root_uid,
         ]
+        if self.unicode:
+            values += [self.transliterated, self.stripped, self.han[1:]]
+        return values
 
 
 # Attributes outside Table E.1-1 and off the allow-list (string VRs).
@@ -178,6 +213,18 @@ def plant(ds: Dataset, patient: Patient, rng: random.Random | None = None) -> No
     # string attributes outside the table and off the allow-list
     text_kw = rng.choice(OUTSIDE_TABLE_TEXT)
     setattr(ds, text_kw, f"{p.institution} {p.family}")
+    # the same identifiers in other spellings, in allow-listed technical text: a name
+    # with an umlaut written back without it, an ID glued to letters or split by
+    # separators, a word of the institution, a Han name's given name
+    ds.FilterType = f"MRN{p.patient_id}"
+    ds.RescaleType = p.split_id
+    ds.ScanOptions = p.institution.upper()
+    if p.unicode:
+        ds.SpecificCharacterSet = "ISO_IR 192"
+        ds.PerformingPhysicianName = f"{p.accented}^Otto"
+        ds.ReceiveCoilName = p.transliterated
+        ds.TransmitCoilName = p.stripped
+        ds.OtherPatientNames = f"{p.han[0]}^{p.han[1:]}"
     # nested sequences: one the profile lists (kept, with UIDs replaced), holding one it
     # does not list, three levels deep; and an allow-listed code sequence with a name
     deep = Dataset()
@@ -191,12 +238,19 @@ def plant(ds: Dataset, patient: Patient, rng: random.Random | None = None) -> No
     reference.ReferencedSOPInstanceUID = ds.SOPInstanceUID
     reference.PatientName = ds.PatientName
     reference.ReferencedImageSequence = Sequence([middle])
-    ds.SourceImageSequence = Sequence([reference])
+    unregistered = Dataset()  # a UID under the standard's root that it never named
+    unregistered.ReferencedSOPClassUID = reference.ReferencedSOPClassUID
+    unregistered.ReferencedSOPInstanceUID = p.dicom_root_uid
+    ds.SourceImageSequence = Sequence([reference, unregistered])
     region = Dataset()
     region.CodeValue = "T-A0100"
     region.CodingSchemeDesignator = "SRT"
     region.CodeMeaning = f"Brain of {p.family}"
-    ds.AnatomicRegionSequence = Sequence([region])
+    local = Dataset()  # a code of a local scheme: its meaning is free text
+    local.CodeValue = "R1"
+    local.CodingSchemeDesignator = "99LOCAL"
+    local.CodeMeaning = f"{p.han[1:]} head" if p.unicode else f"{p.institution} head"
+    ds.AnatomicRegionSequence = Sequence([region, local])
     # a private block, with text and a nested sequence
     block = ds.private_block(0x0029, "PLANTED IDENTIFIERS", create=True)
     block.add_new(0x10, "LO", f"{p.family}^{p.given}")
@@ -215,7 +269,8 @@ def planted_copies(
         ds = readable(path)
         if ds is None:
             continue
-        patient = Patient.make(rng)
+        charset = ds.get("SpecificCharacterSet") or ""
+        patient = Patient.make(rng, unicode=charset in ("", "ISO_IR 192"))
         plant(ds, patient, rng)
         target = out_dir / f"in-{seed:02d}-{index:04d}.dcm"
         with warnings.catch_warnings():

@@ -259,11 +259,12 @@ def test_a_file_rewritten_after_the_survey_is_not_de_identified(tmp_path: Path) 
     assert result.outputs == [] and not list(staging.rglob("*.dcm"))
 
 
-def test_a_sequence_stored_as_un_that_cannot_be_read_skips_the_file_with_a_reason(
+def test_a_sequence_stored_as_un_that_cannot_be_read_refuses_its_study_with_a_reason(
     tmp_path: Path,
 ) -> None:
-    """Its identifying values cannot be collected, so the file is not published; the run
-    goes on and says why (it used to end in a traceback)."""
+    """Its identifying values cannot be collected, so nothing of its study is published (a
+    value of it may be in its sibling files: ingest refuses the package the same way); the
+    run goes on and says why (it used to end in a traceback)."""
     payload = bytes.fromhex(
         "10002000ffffffff08002011ffffffff20000d00ffffffff5a5d48737a2436272f3a67796469342257"
     )
@@ -274,6 +275,7 @@ def test_a_sequence_stored_as_un_that_cannot_be_read_skips_the_file_with_a_reaso
     bad.save_as(tmp_path / "in" / "bad.dcm", enforce_file_format=True)
     key = tmp_path / "deid.key"
     result = run_cli("deid", tmp_path / "in", tmp_path / "out", "--key-file", key, "--jobs", 2)
-    assert result.exit_code == 0, result.output
-    assert "stored without its VR cannot be read" in result.output
-    assert len(list((tmp_path / "out").rglob("*.dcm"))) == 1
+    assert result.exit_code == 1, result.output
+    assert "refused" in result.output and "stored without its VR cannot be read" in result.output
+    assert "Traceback" not in result.output
+    assert list((tmp_path / "out").rglob("*.dcm")) == []

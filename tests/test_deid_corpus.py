@@ -117,7 +117,9 @@ def test_every_file_is_published_excluded_or_skipped_with_a_reason(
     skipped = [o for o in outcomes if o.status == "skipped"]
     assert excluded and all("no instance can be published: " in o.message for o in excluded)
     reasons = " ".join(o.message for o in skipped)
-    for reason in ("not a DICOM file", "truncated", "DICOMDIR"):
+    # (truncated files: tests/test_deid_text.py; the corpus's one deflated file that was
+    # skipped as truncated is published since deflated files are checked inflated)
+    for reason in ("not a DICOM file", "DICOMDIR", "without Study or SOP Instance UID"):
         assert reason in reasons
     root = corpus["root"]
     assert isinstance(root, Path)

@@ -11,6 +11,7 @@ value read back.
 
 from __future__ import annotations
 
+import struct
 import unicodedata
 import warnings
 import zlib
@@ -61,14 +62,17 @@ def _texts(ds: Dataset) -> list[str]:
     return out
 
 
-def _published(ds: FileDataset, tmp_path: Path) -> list[tuple[bytes, Dataset]]:
-    """De-identify ``ds`` as ingest does and as the deid command does: (bytes, dataset) of
-    each written file; both must write it."""
+def _published(ds: FileDataset | bytes, tmp_path: Path) -> list[tuple[bytes, Dataset]]:
+    """De-identify ``ds`` (or a file's bytes) as ingest does and as the deid command does:
+    (bytes, dataset) of each written file; both must write it."""
     source = tmp_path / "in" / "source.dcm"
     source.parent.mkdir(parents=True)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        ds.save_as(source, enforce_file_format=True)
+    if isinstance(ds, bytes):
+        source.write_bytes(ds)
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ds.save_as(source, enforce_file_format=True)
     header, reason = read_header(source)
     assert header is not None, reason
     result = deidentify_study([Instance(source, header)], DONOR, tmp_path / "study")
@@ -315,3 +319,18 @@ def test_an_unknown_vr_in_the_risk_attributes_skips_the_file_without_a_traceback
     result = run_cli("deid", folder, tmp_path / "out", "--key-file", tmp_path / "k")
     assert "Traceback" not in result.output
     assert "attributes cannot be read" in result.output, result.output
+
+
+def test_the_first_of_two_copies_of_a_name_is_collected_too(tmp_path: Path) -> None:
+    """pydicom keeps the last copy of a tag written twice; the first is read all the same."""
+    buffer = BytesIO()
+    _ct(PatientName="Visible^Name", ReceiveCoilName="QUORZEL").save_as(
+        buffer, enforce_file_format=True
+    )
+    data = buffer.getvalue()
+    at = data.index(b"\x10\x00\x10\x00PN")
+    copy = b"\x10\x00\x10\x00PN" + struct.pack("<H", 14) + b"Quorzel^Hidden"
+    twice = data[:at] + copy + data[at:]
+    assert dcmread(BytesIO(twice)).PatientName == "Visible^Name"
+    outputs = _published(twice, tmp_path)
+    _assert_absent(outputs, ["QUORZEL"])

@@ -23,6 +23,7 @@ from pydicom.sequence import Sequence
 from pydicom.uid import PYDICOM_IMPLEMENTATION_UID
 from pydicom.valuerep import CUSTOMIZABLE_CHARSET_VR, PersonName
 
+from ..intake.copies import HIDDEN
 from .errors import DeidError
 from .matching import Matcher
 from .normalise import decodings, fold, is_cjk
@@ -439,6 +440,9 @@ class Identifiers:
         """
         meta = getattr(ds, "file_meta", None)
         elements = list(_walk_text(meta)) if meta is not None else []
+        hidden = getattr(ds, HIDDEN, None)  # copies of an attribute pydicom dropped
+        if isinstance(hidden, Dataset):
+            elements += list(_walk_text(hidden))
         own = own_output_for is not None
         for tag, vr, values in [*elements, *_walk_text(ds)]:
             for value in values:

@@ -17,7 +17,8 @@ matches by its own rule:
   anywhere (``MRN55512345``), and those holding a digit also once separators are
   removed from the text (``314_159_265``, ``1980 01 01``); shorter ones (IDs of
   three to five characters, values of four or five) and words of addresses and
-  institutions match as whole words.
+  institutions match as whole words. The digits of an ID with letters, six or
+  more, are searched for on their own too (834422154 of PX834422154).
 - **UIDs** match where they are not part of a longer UID or number.
 
 ``strict`` matching is for text that is not free text: numbers and dates in
@@ -31,6 +32,7 @@ two-letter part would meet binary values.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -44,6 +46,7 @@ _DIGITS = frozenset("0123456789")
 _UID_BEFORE = _DIGITS | {"."}
 _DECIMAL = frozenset(".,")
 Rule = Callable[[str, int, int], bool]
+_DIGIT_RUNS = re.compile(rf"\d{{{SUBSTRING_LENGTH},}}")
 
 
 def _has_digit(text: str) -> bool:
@@ -80,6 +83,9 @@ class Matcher:
                 self.strict.add(folded)
 
     def add_value(self, term: str, *, strict_min: int = 4) -> None:
+        for digits in _DIGIT_RUNS.findall(term):
+            if digits != term:  # the number of an ID with letters (PX834422154)
+                self.add_value(digits, strict_min=strict_min)
         for folded in forms(term):
             (self.anywhere if len(folded) >= SUBSTRING_LENGTH else self.words).add(folded)
             if len(folded) >= strict_min:

@@ -26,6 +26,7 @@ from pydicom.filereader import _read_file_meta_info, read_preamble
 from pydicom.uid import UID
 
 from ..config import Limits
+from .copies import HIDDEN, find_hidden_copies
 from .errors import IntakeError
 from .record import RECORD_FILE, DonationRecord, read_record
 
@@ -241,6 +242,19 @@ def read_header(path: Path) -> tuple[Dataset | None, str | None]:
             return None, "not a DICOM file"
         except Exception:
             return None, "a damaged or truncated DICOM file"
+    meta = ds.file_meta
+    if str(meta.get("MediaStorageSOPClassUID", "")) == DICOMDIR_CLASS:
+        return None, "a DICOMDIR (a media index, not an image)"
+    if "TransferSyntaxUID" not in meta:
+        return None, "a DICOM file without a transfer syntax in its file meta"
+    try:
+        # copies of an attribute that pydicom dropped: read before any element is decoded
+        deflated = UID(meta.TransferSyntaxUID).is_deflated
+        hidden = None if deflated else find_hidden_copies(ds, path)
+    except Exception:  # bytes between two elements that are not elements
+        return None, "a damaged DICOM file (bytes between two elements are not elements)"
+    if hidden is not None:
+        object.__setattr__(ds, HIDDEN, hidden)
     try:
         if _truncated(ds, path):
             return None, "a damaged or truncated DICOM file"
@@ -249,10 +263,6 @@ def read_header(path: Path) -> tuple[Dataset | None, str | None]:
             _ = str(ds.get(keyword, ""))
     except Exception:  # a value of an unknown VR, or stored in a way pydicom cannot read
         return None, "a DICOM file whose identifying or risk attributes cannot be read"
-    if str(ds.file_meta.get("MediaStorageSOPClassUID", "")) == DICOMDIR_CLASS:
-        return None, "a DICOMDIR (a media index, not an image)"
-    if "TransferSyntaxUID" not in ds.file_meta:
-        return None, "a DICOM file without a transfer syntax in its file meta"
     if not ds.get("StudyInstanceUID") or not ds.get("SOPInstanceUID"):
         return None, "a DICOM file without Study or SOP Instance UID"
     return ds, None
