@@ -7,13 +7,18 @@ The corpus is every publishable file of pydicom's test data and pydicom-data
 (CT, MR, CR, NM, PET... in every transfer syntax they ship), each with a
 fictitious patient's identifiers planted in the usual places and in the places
 de-identifiers miss (free-text descriptions, attributes outside Table E.1-1,
-nested and unlisted sequences, private blocks, UIDs of nested references);
-files are replicated with distinct identifiers until there are ``--min-files``.
+nested and unlisted sequences, private blocks, UIDs of nested references), and
+in other spellings in allow-listed technical text and code meanings (an
+umlaut name written back as UE and as U, an ID glued to letters and its digits
+split by underscores, a word of the institution's name, the given name of a
+Han name, a UID under the standard's root that it never registered); files
+are replicated with distinct identifiers until there are ``--min-files``.
 Every tool runs in its default setup on the same files in this one run; plain
 pydicom read+write of the same files is the baseline. Leaks are counted by a
 raw-bytes search of each tool's output files for the planted values of their
 input (names, IDs, accession number, institution, physician, birth date, UID
-root). Times are the best of ``--repeat`` runs. Prints a Markdown table.
+root, and the other spellings above). Times are the best of ``--repeat`` runs.
+Prints a Markdown table.
 """
 
 from __future__ import annotations

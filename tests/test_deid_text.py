@@ -334,3 +334,29 @@ def test_the_first_of_two_copies_of_a_name_is_collected_too(tmp_path: Path) -> N
     assert dcmread(BytesIO(twice)).PatientName == "Visible^Name"
     outputs = _published(twice, tmp_path)
     _assert_absent(outputs, ["QUORZEL"])
+
+
+def test_the_first_of_two_copies_inside_a_sequence_item_is_collected_too(tmp_path: Path) -> None:
+    item = Dataset()
+    item.ReferencedSOPClassUID = "1.2.840.10008.5.1.4.1.1.2"
+    item.ReferencedSOPInstanceUID = "1.2.826.0.1.3680043.10.9.1"
+    item.PatientName = "Visible^Name"
+    buffer = BytesIO()
+    _ct(SourceImageSequence=Sequence([item]), ReceiveCoilName="QUORZEL").save_as(
+        buffer, enforce_file_format=True
+    )
+    data = buffer.getvalue()
+    # the nested name (the second PN element of the file), copied once more before itself
+    at = data.index(b"\x10\x00\x10\x00PN", data.index(b"\x08\x00\x12\x21SQ"))
+    copy = b"\x10\x00\x10\x00PN" + struct.pack("<H", 14) + b"Quorzel^Hidden"
+    twice = bytearray(data[:at] + copy + data[at:])
+    # the item and the sequence grew by the copy: their lengths say so
+    for marker in (b"\xfe\xff\x00\xe0", b"\x08\x00\x12\x21SQ\x00\x00"):
+        where = bytes(twice).index(marker, data.index(b"\x08\x00\x12\x21SQ"))
+        field = where + len(marker)
+        (length,) = struct.unpack("<I", twice[field : field + 4])
+        if length != 0xFFFFFFFF:
+            twice[field : field + 4] = struct.pack("<I", length + len(copy))
+    nested = dcmread(BytesIO(bytes(twice))).SourceImageSequence[0]
+    assert nested.PatientName == "Visible^Name"
+    _assert_absent(_published(bytes(twice), tmp_path), ["QUORZEL"])

@@ -440,8 +440,7 @@ class Identifiers:
         """
         meta = getattr(ds, "file_meta", None)
         elements = list(_walk_text(meta)) if meta is not None else []
-        hidden = getattr(ds, HIDDEN, None)  # copies of an attribute pydicom dropped
-        if isinstance(hidden, Dataset):
+        for hidden in getattr(ds, HIDDEN, ()):  # copies of an attribute pydicom dropped
             elements += list(_walk_text(hidden))
         own = own_output_for is not None
         for tag, vr, values in [*elements, *_walk_text(ds)]:

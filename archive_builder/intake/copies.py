@@ -1,24 +1,29 @@
 """Attributes written twice: the copy that pydicom drops is still read for its identifiers.
 
-A dataset may hold the same tag twice (an exporter's bug, or an attack):
-pydicom keeps the last copy and silently drops the others, so a name in the
-first copy would never be collected, and so never searched for. Values are
-stored one after the other, so a dropped copy leaves a gap between the end
-of one element and the start of the next: those bytes are parsed again, and
-what they hold is kept beside the header for the identifier collection.
+A dataset (or an item of a sequence) may hold the same tag twice: an
+exporter's bug, or an attack. pydicom keeps the last copy and silently drops
+the others, so a name in the first copy would never be collected, and so
+never searched for. Values are stored one after the other, so a dropped copy
+leaves a gap between the end of one element and the start of the next: those
+bytes are parsed again, and what they hold is kept beside the header for the
+identifier collection.
 """
 
 from __future__ import annotations
 
+import logging
 from io import BytesIO
 from pathlib import Path
+from typing import BinaryIO
 
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.filereader import data_element_generator
+from pydicom.sequence import Sequence
 from pydicom.tag import BaseTag
 
-HIDDEN = "_hidden_copies"  # where a header keeps the copies pydicom dropped
+log = logging.getLogger(__name__)
+HIDDEN = "_hidden_copies"  # where a header keeps the copies pydicom dropped (list[Dataset])
 _UNDEFINED = 0xFFFFFFFF
 _LONG_HEADER_VRS = frozenset(
     {"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"}
@@ -41,14 +46,7 @@ def _end(raw: RawDataElement) -> int | None:
     return None
 
 
-def find_hidden_copies(ds: Dataset, path: Path) -> Dataset | None:
-    """The elements of ``ds``'s top level that pydicom read and dropped (a Dataset with
-    the same character set), or None when there are none. Call it on a header just read,
-    before any of its elements is decoded. Raises an exception of pydicom's reader when the
-    bytes between two elements cannot be read as elements."""
-    implicit_vr, little_endian = ds.original_encoding
-    if implicit_vr is None or little_endian is None:
-        return None
+def _gaps(ds: Dataset, implicit_vr: bool, base: int) -> list[tuple[int, int]]:
     gaps: list[tuple[int, int]] = []
     end: int | None = None
     for tag in sorted(ds.keys()):
@@ -58,20 +56,66 @@ def find_hidden_copies(ds: Dataset, path: Path) -> Dataset | None:
             continue
         start = raw.value_tell - _head_length(raw, implicit_vr)
         if end is not None and start > end:
-            gaps.append((end, start))
+            gaps.append((base + end, base + start))
         end = _end(raw)
-    if not gaps:
-        return None
-    hidden: dict[BaseTag, DataElement | RawDataElement] = {}
+    return gaps
+
+
+def _items(ds: Dataset, base: int) -> list[tuple[Dataset, int]]:
+    """The items of the sequences of ``ds`` that pydicom can read, each with where its
+    sequence's value starts in the file (the positions pydicom gives the elements of an
+    item count from there). A sequence pydicom cannot read is refused by the identifier
+    collection, with its reason."""
+    items: list[tuple[Dataset, int]] = []
+    for tag in sorted(ds.keys()):
+        raw: DataElement | RawDataElement = ds.get_item(tag, keep_deferred=True)
+        if raw.VR != "SQ" or not isinstance(raw, RawDataElement):
+            continue
+        try:
+            value = ds[tag].value
+        except Exception:  # a sequence stored as UN that pydicom cannot read
+            log.debug("a sequence could not be read for hidden copies", exc_info=True)
+            continue
+        if isinstance(value, Sequence):
+            start = base + raw.value_tell
+            items.extend((item, start) for item in value if isinstance(item, Dataset))
+    return items
+
+
+def find_hidden_copies(ds: Dataset, path: Path) -> list[Dataset]:
+    """The elements that pydicom read and dropped, at every depth: one Dataset (with the
+    character set of ``ds``) per dataset or item that had some. Call it on a header just
+    read, before any of its elements is decoded. Raises an exception of pydicom's reader
+    when the bytes between two elements cannot be read as elements."""
+    implicit_vr, little_endian = ds.original_encoding
+    if implicit_vr is None or little_endian is None:
+        return []
+    found: list[Dataset] = []
     with path.open("rb") as handle:
-        for start, stop in gaps:
-            handle.seek(start)
-            chunk = handle.read(stop - start)
-            for elem in data_element_generator(BytesIO(chunk), implicit_vr, little_endian):
-                if isinstance(elem, RawDataElement) and elem.tag != _ITEM_DELIMITER:
-                    hidden.setdefault(BaseTag(elem.tag), elem)
-    if not hidden:
-        return None
-    copies = Dataset(hidden)
-    copies.set_original_encoding(implicit_vr, little_endian, ds.original_character_set)
+        pending = [(ds, 0)]
+        while pending:
+            current, base = pending.pop()
+            gaps = _gaps(current, implicit_vr, base)
+            if gaps:
+                copies = _read_gaps(handle, gaps, implicit_vr, little_endian)
+                if copies:
+                    dropped = Dataset(copies)
+                    dropped.set_original_encoding(
+                        implicit_vr, little_endian, ds.original_character_set
+                    )
+                    found.append(dropped)
+            pending.extend(_items(current, base))
+    return found
+
+
+def _read_gaps(
+    handle: BinaryIO, gaps: list[tuple[int, int]], implicit_vr: bool, little_endian: bool
+) -> dict[BaseTag, DataElement | RawDataElement]:
+    copies: dict[BaseTag, DataElement | RawDataElement] = {}
+    for start, stop in gaps:
+        handle.seek(start)
+        chunk = handle.read(stop - start)
+        for elem in data_element_generator(BytesIO(chunk), implicit_vr, little_endian):
+            if isinstance(elem, RawDataElement) and elem.tag != _ITEM_DELIMITER:
+                copies.setdefault(BaseTag(elem.tag), elem)
     return copies

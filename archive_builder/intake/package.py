@@ -250,10 +250,10 @@ def read_header(path: Path) -> tuple[Dataset | None, str | None]:
     try:
         # copies of an attribute that pydicom dropped: read before any element is decoded
         deflated = UID(meta.TransferSyntaxUID).is_deflated
-        hidden = None if deflated else find_hidden_copies(ds, path)
+        hidden = [] if deflated else find_hidden_copies(ds, path)
     except Exception:  # bytes between two elements that are not elements
         return None, "a damaged DICOM file (bytes between two elements are not elements)"
-    if hidden is not None:
+    if hidden:
         object.__setattr__(ds, HIDDEN, hidden)
     try:
         if _truncated(ds, path):
