@@ -85,7 +85,7 @@ def test_other_spellings_reach_no_published_output(
     result = run_cli("ingest", archive_dir, planted, leaky_package)
     assert "added as don-" in result.output, result.output
     refused = [line for line in result.output.splitlines() if line.startswith("refused")]
-    assert len(refused) == 1 and "donation record repeats" in refused[0], result.output
+    assert len(refused) == 1 and "donation.json repeats" in refused[0], result.output
     assert run_cli("build", archive_dir).exit_code == 0
 
     texts = _published(archive_dir)

@@ -274,7 +274,8 @@ class _Cleaner:
             return False
         if not set(str(vr).split(" or ")) & BYTE_VRS:
             return False
-        return any(self.identifiers.find(text) for text in byte_readings(value))
+        # binary data read as text: whole words only, as the verifier reads the header
+        return any(self.identifiers.find(text, strict=True) for text in byte_readings(value))
 
     def _code_meaning(self, item: Dataset) -> str | None:
         """A coded entry's meaning: the standard's own for a code of a scheme pydicom's

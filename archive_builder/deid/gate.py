@@ -14,13 +14,21 @@ new output cannot forget it.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
+
+from pydicom.datadict import tag_for_keyword
 
 from .errors import DeidError, LeakError
 from .identifiers import Identifiers
 
+# Values of a JSON output that are not free text: UIDs and numbers, hex digests,
+# git-annex keys.
+_NOT_FREE_TEXT = re.compile(r"[\d.+-]+|[0-9a-f]{32,}|[A-Z0-9]+-s\d+--[0-9a-f]+(\.\w+)?")
+# Keys of the JSON outputs (snake_case) and DICOM keywords: the engine's, or the standard's.
+_KEY = re.compile(r"[a-z]+(_[a-z0-9]+)*")
 # Written by DataLad and git-annex into every dataset: configuration, no donation data.
 _TOOL_FILES = frozenset({".gitattributes", ".datalad/config", ".datalad/.gitattributes"})
 
@@ -28,8 +36,9 @@ _TOOL_FILES = frozenset({".gitattributes", ".datalad/config", ".datalad/.gitattr
 class Gate:
     """Writes the text files of one study's output after checking them."""
 
-    def __init__(self, identifiers: Identifiers) -> None:
+    def __init__(self, identifiers: Identifiers, fixed: frozenset[str] = frozenset()) -> None:
         self.identifiers = identifiers
+        self.fixed = fixed  # texts the engine writes whatever the study: not searched
         self.written: set[Path] = set()
 
     def check(self, text: str, what: str) -> None:
@@ -43,8 +52,20 @@ class Gate:
         self.written.add(path)
 
     def write_json(self, path: Path, data: Any, *, sort_keys: bool = False) -> None:
+        """Write ``data`` as JSON after checking each of its texts: UIDs, numbers and
+        digests as the verifier checks them in a header (whole words), the rest as text
+        (a keyed UID's 39 digits would otherwise hold some six-digit ID by chance)."""
+        for text, key in _texts(data):
+            if text in self.fixed or (key and (_KEY.fullmatch(text) or tag_for_keyword(text))):
+                continue
+            strict = bool(_NOT_FREE_TEXT.fullmatch(text))
+            if self.identifiers.find(text, strict=strict):
+                raise LeakError(
+                    [f"{path.name} repeats an identifying value of the original header"]
+                )
         text = json.dumps(data, indent=1, ensure_ascii=False, sort_keys=sort_keys)
-        self.write_text(path, text + "\n")
+        path.write_text(text + "\n", encoding="utf-8")
+        self.written.add(path)
 
     def check_folder(self, root: Path, verified: Iterable[str]) -> None:
         """Refuse ``root`` if it holds a file that is neither a DICOM file the verifier
@@ -60,3 +81,16 @@ class Gate:
                 f"{relative.as_posix()} was written without passing the verifier; nothing is "
                 "published (a bug: every output goes through deid.gate.Gate)"
             )
+
+
+def _texts(data: Any) -> Iterator[tuple[str, bool]]:
+    """Every string of a JSON value, keys included: (text, whether it is a key)."""
+    if isinstance(data, str):
+        yield data, False
+    elif isinstance(data, dict):
+        for key, value in data.items():
+            yield str(key), True
+            yield from _texts(value)
+    elif isinstance(data, list | tuple):
+        for value in data:
+            yield from _texts(value)

@@ -54,6 +54,43 @@ class Excluded:
     reason: str  # a fixed text
 
 
+POLICY = (
+    "Attributes neither in Table E.1-1 nor on the archive's allow-list of technical "
+    "attributes are removed at every depth (reject by default).",
+    "Private attributes, overlays, curves and embedded documents are removed.",
+    "UIDs other than well-known DICOM UIDs are replaced by keyed (HMAC-SHA256) UIDs under 2.25.",
+    "Dates move back by a per-donation number of days; times of day are kept.",
+    "Age comes from the donation record; 90 and over is published as 090Y.",
+    "Instances whose pixels may show identifiers are not published.",
+    "Every frame of every published instance is decoded as it is published; "
+    "pixel data that cannot be decoded is not published.",
+    "Comments, application data and bytes after the image are removed from "
+    "compressed frames without re-encoding them; native pixel data longer than "
+    "its rows, columns and frames, or using bits above Bits Stored, is not "
+    "published.",
+    "Every file is searched for every identifying value of its original header "
+    "before it is saved; one hit refuses the whole donation.",
+)
+
+
+def fixed_texts() -> frozenset[str]:
+    """The texts of the report that the engine writes itself, whatever the study: the
+    gate does not search them (a donor called May is not refused because the policy
+    says that pixels "may show identifiers")."""
+    profile = load_profile()
+    return frozenset(
+        {
+            f"archive-builder {__version__}",
+            f"DICOM PS3.15 Annex E, {BASIC_PROFILE[1]}",
+            f"{profile.source}, edition {profile.edition}",
+            profile.newer,
+            *(meaning for _, meaning in APPLIED_OPTIONS.values()),
+            *NOT_APPLIED,
+            *POLICY,
+        }
+    )
+
+
 @dataclass
 class StudyResult:
     outputs: list[Output] = field(default_factory=list)
@@ -64,7 +101,7 @@ class StudyResult:
 
     def gate(self) -> Gate:
         """The gate that writes this study's text files (see ``deid.gate``)."""
-        return Gate(self.identifiers)
+        return Gate(self.identifiers, fixed=fixed_texts())
 
     def report(self) -> dict[str, Any]:
         """The de-identification report, published with the dataset: no original value in it."""
@@ -84,24 +121,7 @@ class StudyResult:
                 {"code": code, "meaning": meaning} for code, meaning in APPLIED_OPTIONS.values()
             ],
             "options_not_applied": list(NOT_APPLIED),
-            "policy": [
-                "Attributes neither in Table E.1-1 nor on the archive's allow-list of technical "
-                "attributes are removed at every depth (reject by default).",
-                "Private attributes, overlays, curves and embedded documents are removed.",
-                "UIDs other than well-known DICOM UIDs are replaced by keyed (HMAC-SHA256) "
-                "UIDs under 2.25.",
-                "Dates move back by a per-donation number of days; times of day are kept.",
-                "Age comes from the donation record; 90 and over is published as 090Y.",
-                "Instances whose pixels may show identifiers are not published.",
-                "Every frame of every published instance is decoded as it is published; "
-                "pixel data that cannot be decoded is not published.",
-                "Comments, application data and bytes after the image are removed from "
-                "compressed frames without re-encoding them; native pixel data longer than "
-                "its rows, columns and frames, or using bits above Bits Stored, is not "
-                "published.",
-                "Every file is searched for every identifying value of its original header "
-                "before it is saved; one hit refuses the whole donation.",
-            ],
+            "policy": list(POLICY),
             "instances": {
                 "received": len(self.outputs) + len(self.excluded),
                 "published": len(self.outputs),
