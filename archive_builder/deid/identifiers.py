@@ -26,7 +26,7 @@ from pydicom.valuerep import CUSTOMIZABLE_CHARSET_VR, PersonName
 from ..intake.copies import HIDDEN
 from .errors import DeidError
 from .matching import Matcher
-from .normalise import decodings, fold, is_cjk
+from .normalise import decodings, fold, is_cjk, other_readings
 from .profile import load_profile
 from .uids import is_well_known
 
@@ -217,6 +217,7 @@ def _walk_text(ds: Dataset) -> Iterator[tuple[int, str, Iterable[str]]]:
         if vr not in _COLLECTED_VRS:
             continue
         text = _uids_as_read(raw) if vr == "UI" else text_as_read(ds, raw, tag)
+        declared = text
         if text is None or raw_vr(raw, tag) == "UN":
             # decoded by pydicom, without replacing the element as read in ``ds``: the
             # engine reads its bytes again, in every plausible character set
@@ -225,11 +226,13 @@ def _walk_text(ds: Dataset) -> Iterator[tuple[int, str, Iterable[str]]]:
                 if isinstance(raw, RawDataElement)
                 else ds[tag]
             )
-            yield tag, elem.VR, _values(elem)
+            values = _values(elem)
+            declared = "\\".join(values)
+            yield tag, elem.VR, values
         else:
             yield tag, vr, values_as_read(text, vr)
         if isinstance(data, bytes) and not data.isascii() and vr != "UI":
-            for reading in decodings(data):
+            for reading in other_readings(data, declared):
                 yield tag, vr, values_as_read(reading, vr)
 
 

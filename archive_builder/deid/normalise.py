@@ -180,3 +180,22 @@ def decodings(raw: bytes) -> list[str]:
         if text not in seen:
             seen.append(text)
     return seen
+
+
+_C1_CONTROLS = re.compile("[\x80-\x9f\ufffd]")
+
+
+def other_readings(raw: bytes, declared: str | None) -> list[str]:
+    """Further readings of non-ASCII text whose declared reading is ``declared`` (None
+    when it could not be decoded), for collecting identifiers: UTF-8 when the bytes are
+    UTF-8 (a common wrong declaration); every plausible reading when the declared one
+    failed or shows control characters (a character set that is not the one declared).
+    A clean declared reading adds nothing else: each further reading of a name is a
+    term, and mis-readings are noise that would match binary data."""
+    try:
+        return [raw.decode("utf-8")]
+    except UnicodeDecodeError:
+        pass
+    if declared is None or _C1_CONTROLS.search(declared):
+        return decodings(raw)
+    return []
