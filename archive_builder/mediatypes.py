@@ -7,8 +7,6 @@ the same table for people configuring a host.
 
 from __future__ import annotations
 
-from pathlib import PurePosixPath
-
 BY_NAME = {
     "croissant.json": "application/ld+json",
     "ro-crate-metadata.json": "application/ld+json",
@@ -45,8 +43,10 @@ TEXT = ("text/", "application/json", "application/ld+json", "application/linkset
 
 def media_type(name: str) -> str:
     """The media type of a site file by its name (default: application/octet-stream)."""
-    path = PurePosixPath(name)
-    return BY_NAME.get(path.name) or BY_SUFFIX.get(path.suffix, "application/octet-stream")
+    base = name.rpartition("/")[2]
+    dot = base.rfind(".")
+    suffix = base[dot:] if dot > 0 else ""
+    return BY_NAME.get(base) or BY_SUFFIX.get(suffix, "application/octet-stream")
 
 
 def content_type(name: str) -> str:

@@ -53,6 +53,8 @@ METADATA = (
     ("citation.bib", None),
     ("citation.ris", None),
 )
+# the files of a folder that a landing page links (its metadata, and a donation's own catalogs)
+SIGNPOSTED = frozenset(name for name, _ in METADATA) | {"series.parquet", "instances.parquet"}
 
 
 def doi_url(doi: str | None) -> str | None:
@@ -103,6 +105,20 @@ class LandingPage:
     license: str | None = None
     author: str | None = None
     collection: str | None = None
+
+    def key(self) -> tuple[Any, ...]:
+        """Everything the page's links and downloads depend on, as plain values (a cache key)."""
+        return (
+            self.folder,
+            self.kind,
+            self.cite_as,
+            self.types,
+            [(m.path, m.profile) for m in self.metadata],
+            [(i.path, i.name, i.description, i.size, i.sha256) for i in self.items],
+            self.license,
+            self.author,
+            self.collection,
+        )
 
     def links(self, base_url: str, *, every_item: bool = True) -> list[Link]:
         """Every typed link, with absolute URLs; without DICOM items unless ``every_item``."""
@@ -272,10 +288,13 @@ def tombstone_page(config: ArchiveConfig, withdrawal: Withdrawal) -> LandingPage
     )
 
 
-def files_in(root: Path, folder: str) -> set[str]:
-    """The names of the files in ``root/folder`` and ``root/folder/catalog`` (``catalog/x``)."""
+def files_in(root: Path, folder: str, catalog: bool = True) -> set[str]:
+    """The names of the files in ``root/folder`` and (``catalog/x``) in ``root/folder/catalog``."""
     names: set[str] = set()
-    for sub, prefix in ((root / folder, ""), (root / folder / "catalog", "catalog/")):
+    subfolders = [(f"{root}/{folder}", "")]
+    if catalog:
+        subfolders.append((f"{root}/{folder}catalog", "catalog/"))
+    for sub, prefix in subfolders:
         try:
             with os.scandir(sub) as entries:
                 names.update(prefix + e.name for e in entries if e.is_file())

@@ -60,7 +60,7 @@ def render_release_pages(
         r.page(
             folder + "index.html",
             "release.html",
-            (rel, lp, files, months, citations[rel.version], gone),
+            (rel, lp.key(), files, months, citations[rel.version], gone),
             partial(_jsonld, config, lp, root, rel, months),
             rel=rel,
             page=lp,

@@ -19,6 +19,7 @@ from ..catalog import TABLES
 from ..config import ArchiveConfig
 from ..fair import LICENSES
 from ..fair.landing import (
+    SIGNPOSTED,
     LandingPage,
     archive_page,
     donation_page,
@@ -48,7 +49,7 @@ from .previews import PREVIEW_VERSION, middle_instance, preview_for
 from .releasepages import render_release_pages
 from .search import search_document, write_search
 from .searchwords import labels_by_code, search_words
-from .signposting import write_signposting
+from .signposting import Signposts
 from .wording import plural
 
 STATIC = ("style.css", "browse.js", "copy.js", "cohort.js")
@@ -182,7 +183,8 @@ class _Renderer:
         self.cache_dir = cache
         salt = fingerprint(templates_fingerprint(overrides), config)
         self.pages = PageCache(site, cache / "site" if cache else None, salt)
-        self.landing: list[LandingPage] = []  # every page with an identifier, for signposting
+        # every page with an identifier: its linkset and Link header
+        self.signposts = Signposts(site, config.base_url, cache / "site" if cache else None, salt)
 
     def context(self, path: str) -> dict[str, Any]:
         depth = path.count("/")
@@ -283,11 +285,16 @@ def _donation(
     previews = _previews(r, donation, series)
     citation = donation_citation_text(r.config, pid, first_release)
     folder = f"datasets/{pid}/"
-    files = files_in(r.site.root, folder)
+    files = files_in(r.site.root, folder, catalog=False)
     descriptors = _descriptor_files(files)
     present = {name for _, name in descriptors}
-    landing = donation_page(r.config, donation, files)
-    r.landing.append(landing)
+    made: list[LandingPage] = []
+
+    def landing() -> LandingPage:  # made only when the page or its links are
+        if not made:
+            made.append(donation_page(r.config, donation, files))
+        return made[0]
+
     date, number = version or (None, "unreleased")
     # Those files are written earlier in this build, and only rewritten when they change.
     changed = sorted(name for name in files if folder + name in r.site.changed)
@@ -302,16 +309,20 @@ def _donation(
         descriptors,
         previews,
         changed,
-        landing,
+        donation.dataset_id,
+        sorted(files & SIGNPOSTED),
         version,
     )
+    key = fingerprint(inputs)  # once: the page and its links follow from the same inputs
+    r.signposts.add(folder, key, landing)
     r.page(
         f"datasets/{pid}/index.html",
         "donation.html",
-        inputs,
+        key,
         lambda: {
-            "jsonld": dataset_jsonld(r.config, donation, landing, r.site.root, number, date),
+            "jsonld": dataset_jsonld(r.config, donation, landing(), r.site.root, number, date),
             "citations": _citation_formats(r.site, pid, citation, present),
+            "signposts": landing().head_links(r.config.base_url),
         },
         d=donation,
         row=row,
@@ -322,7 +333,6 @@ def _donation(
         commands=clone_commands(r.config, pid),
         license=LICENSES[donation.record["license"]],
         descriptors=descriptors,
-        signposts=landing.head_links(r.config.base_url),
     )
 
 
@@ -368,13 +378,13 @@ def render_site(
     latest_citation = archive_citation_text(config, latest)
     recent = sorted(rows, key=lambda row: (row.month, row.public_id), reverse=True)[:RECENT]
     home = archive_page(config, files_in(site.root, ""))
-    r.landing.append(home)
+    r.signposts.add("", home.key(), home)
     months = sorted({row.month for row in rows})
     measured = [measure(site.root, item) for item in home.items]
     r.page(
         "index.html",
         "index.html",
-        (totals, latest, latest_citation, recent, home, measured, ordered, months),
+        (totals, latest, latest_citation, recent, home.key(), measured, ordered, months),
         lambda: {"jsonld": archive_jsonld(config, home, site.root, ordered, months)},
         signposts=home.head_links(config.base_url),
         totals=totals,
@@ -428,11 +438,11 @@ def render_site(
         _donation(r, donation, row, first, versions.get(donation.public_id))
     for w in withdrawals:
         tomb = tombstone_page(config, w)
-        r.landing.append(tomb)
+        r.signposts.add(tomb.folder, tomb.key(), tomb)
         r.page(
             f"datasets/{w.public_id}/index.html",
             "tombstone.html",
-            (w, tomb),
+            (w, tomb.key()),
             w=w,
             signposts=tomb.head_links(config.base_url),
         )
@@ -458,7 +468,8 @@ def render_site(
         rel.version: archive_citation_text(config, rel, f"{config.base_url}releases/{rel.version}/")
         for rel in ordered
     }
-    r.landing += render_release_pages(r, ordered, rows, citations, withdrawn)
+    for release in render_release_pages(r, ordered, rows, citations, withdrawn):
+        r.signposts.add(release.folder, release.key(), release)
     r.page("catalog/index.html", "catalog.html", [repr(t) for t in TABLES], tables=TABLES)
     engine = cohort.write_engine(site)
     options, cohort_settings = cohort.choices(donations, rows), cohort.settings(config, engine)
@@ -490,7 +501,7 @@ def render_site(
     for name in STATIC:
         r.static(name)
     site.text("README.md", r.env.get_template("site-README.md").render() + "\n")
-    write_signposting(r.pages, site, config.base_url, r.landing)
+    r.signposts.finish()
     r.pages.save()
 
 

@@ -5,36 +5,70 @@ header lines indented); ``archive-builder serve`` reads it too. Its paths are
 relative to the site's root, as those hosts read them when ``site/`` is what
 they publish; the link targets are relative to the page or absolute, so they
 hold under any base URL.
+
+A rebuild rebuilds the links of a page only when the page's inputs changed:
+each page's ``Link`` header is kept in the cache folder with the key of those
+inputs (as :class:`~.pagecache.PageCache` keeps pages).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from functools import partial
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from ..fair.landing import LINKSET, LandingPage, link_header
 from ..sitefiles import SiteWriter
-from .pagecache import PageCache
+from .pagecache import fingerprint, keep
 
 HEADERS = "_headers"
 
 
-def write_signposting(
-    pages: PageCache, site: SiteWriter, base_url: str, landing: Sequence[LandingPage]
-) -> None:
-    """Write every page's linkset and the ``_headers`` file with every page's ``Link`` header."""
-    blocks = []
-    for page in landing:
-        pages.page(
-            page.folder + LINKSET, ("linkset", base_url, page), partial(_linkset, page, base_url)
+class Signposts:
+    """Collects every landing page's links during a build; writes linksets and ``_headers``."""
+
+    def __init__(self, site: SiteWriter, base_url: str, folder: Path | None, salt: str):
+        self.site = site
+        self.base_url = base_url
+        self.salt = salt
+        self.file = folder / "signposts.json" if folder else None
+        self.old: dict[str, list[str]] = {}
+        if self.file is not None and self.file.is_file():
+            try:
+                self.old = json.loads(self.file.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                self.old = {}
+        self.new: dict[str, list[str]] = {}
+
+    def add(
+        self, folder: str, inputs: Any, landing: LandingPage | Callable[[], LandingPage]
+    ) -> None:
+        """The page in ``folder``, whose links follow from ``inputs``; ``landing`` (or what
+        it returns, made only when the inputs changed) holds them."""
+        key = fingerprint(self.salt, self.base_url, inputs)
+        old = self.old.get(folder)
+        if old and old[0] == key and keep(self.site, folder + LINKSET):
+            self.new[folder] = old
+            return
+        page = landing if isinstance(landing, LandingPage) else landing()
+        self.site.text(folder + LINKSET, linkset_text(page, self.base_url))
+        self.new[folder] = [key, link_header(page.head_links(self.base_url))]
+
+    def finish(self) -> None:
+        """Write ``_headers`` (one rule per page, in site order) and keep the keys."""
+        rules = "".join(
+            f"/{folder}\n  Link: {self.new[folder][1]}\n" for folder in sorted(self.new)
         )
-        blocks.append(f"/{page.folder}\n  Link: {link_header(page.head_links(base_url))}\n")
-    site.text(HEADERS, "".join(blocks))
+        self.site.text(HEADERS, rules)
+        if self.file is not None:
+            self.file.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.file.with_suffix(".tmp")
+            tmp.write_text(json.dumps(self.new), encoding="utf-8")
+            tmp.replace(self.file)
 
 
-def _linkset(page: LandingPage, base_url: str) -> str:
+def linkset_text(page: LandingPage, base_url: str) -> str:
     return json.dumps(page.linkset(base_url), indent=1, ensure_ascii=False) + "\n"
 
 
