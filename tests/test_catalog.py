@@ -294,6 +294,14 @@ def test_past_the_threshold_catalogs_are_hive_partitioned_and_read_as_one_table(
         ).fetchall()
         assert count == [(len(whole),)]
 
+    # the cohort page reads the same list: each month's part of each table
+    from archive_builder.site import cohort
+
+    tables = cohort.settings(CONFIG, False, cohort.catalog_files(tmp_path / "parts"))["tables"]
+    assert tables["instances"] == [f"../catalog/{name}" for name in index["tables"]["instances"]]
+    whole_files = cohort.settings(CONFIG, False, cohort.catalog_files(tmp_path / "one"))["tables"]
+    assert whole_files["donations"] == ["../catalog/donations.parquet"]
+
     # over plain HTTP: the list of files, then each part, as the catalog page shows it
     handler = functools.partial(QuietHandler, directory=str(tmp_path / "parts"))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)

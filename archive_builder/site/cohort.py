@@ -6,6 +6,7 @@ tools/npm_vendor.py) is copied into ``cohort/engine/``; only this page loads it.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import Counter
 from collections.abc import Sequence
@@ -82,12 +83,24 @@ def choices(donations: Sequence[StoredDonation], rows: Sequence[Row]) -> dict[st
     }
 
 
-def settings(config: ArchiveConfig, engine: bool) -> dict[str, Any]:
+def catalog_files(site: Path) -> dict[str, list[str]]:
+    """Each table's files under ``catalog/`` as the build listed them (``files.json``):
+    one file, or a month's part each once the catalogs are partitioned."""
+    try:
+        listing = json.loads((site / "catalog" / "files.json").read_text(encoding="utf-8"))
+        return {t: [str(f) for f in listing["tables"][t]] for t in TABLES}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {t: [f"{t}.parquet"] for t in TABLES}
+
+
+def settings(
+    config: ArchiveConfig, engine: bool, files: dict[str, list[str]] | None = None
+) -> dict[str, Any]:
     """What the page's script needs: catalog files (a list per table), statements, store."""
+    files = files or {t: [f"{t}.parquet"] for t in TABLES}
     return {
         "schema": SCHEMA_VERSION,
-        # One file per table today; a list, so partitioned catalogs can replace it.
-        "tables": {t: [f"../catalog/{t}.parquet"] for t in TABLES},
+        "tables": {t: [f"../catalog/{name}" for name in files[t]] for t in TABLES},
         "queries": queries.as_json(),
         "store": f"ria+{config.base_url}store",
         "archive": config.name,

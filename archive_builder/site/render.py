@@ -472,7 +472,8 @@ def render_site(
         r.signposts.add(release.folder, release.key(), release)
     r.page("catalog/index.html", "catalog.html", [repr(t) for t in TABLES], tables=TABLES)
     engine = cohort.write_engine(site)
-    options, cohort_settings = cohort.choices(donations, rows), cohort.settings(config, engine)
+    options = cohort.choices(donations, rows)
+    cohort_settings = cohort.settings(config, engine, cohort.catalog_files(site.root))
     r.page(
         "cohort/index.html",
         "cohort.html",
