@@ -129,7 +129,9 @@ def test_deploy_clone_change_and_withdraw(tmp_path: Path, s3_server: str, aws_en
     result = run_cli("ingest", root, *packages)
     assert result.exit_code == 0, result.output
     first, second = (
-        line.split("added as ")[1].split()[0] for line in result.output.splitlines()[:2]
+        line.split("added as ")[1].split()[0]
+        for line in result.output.splitlines()
+        if "added as " in line
     )
     assert run_cli("build", root).exit_code == 0
 
