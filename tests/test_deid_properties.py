@@ -307,3 +307,27 @@ def test_names_in_every_script_and_spelling_never_survive(
                 place,
                 planted,
             )
+
+
+# -- UIDs in text: one pass over the text finds what a search per UID finds ----------
+
+_UID_TEXTS = st.text(alphabet="0123456789.x ", max_size=40)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    uids=st.sets(st.from_regex(r"[0-9]\.[0-9.]{0,6}[0-9.]", fullmatch=True), max_size=5),
+    text=_UID_TEXTS,
+    picks=st.lists(st.integers(0, 40), max_size=4),
+)
+def test_uids_are_found_where_a_search_for_each_uid_finds_them(
+    uids: set[str], text: str, picks: list[int]
+) -> None:
+    from archive_builder.deid.matching import Matcher, _occurrences, _uid_alone
+
+    # plant some of the UIDs in the text, at places hypothesis picks
+    for n, (at, uid) in enumerate(zip(picks, sorted(uids), strict=False)):
+        text = text[:at] + (uid if n % 2 else f" {uid} ") + text[at:]
+    matcher = Matcher(uids=set(uids))
+    found = sorted(matcher.spans(text, text=False))
+    assert found == sorted(_occurrences(text, uids, _uid_alone))

@@ -47,6 +47,8 @@ _UID_BEFORE = _DIGITS | {"."}
 _DECIMAL = frozenset(".,")
 Rule = Callable[[str, int, int], bool]
 _DIGIT_RUNS = re.compile(rf"\d{{{SUBSTRING_LENGTH},}}")
+_UID_RUNS = re.compile(r"[0-9.]+")
+_UID_TEXT = re.compile(r"[0-9][0-9.]*")
 
 
 def _has_digit(text: str) -> bool:
@@ -66,6 +68,7 @@ class Matcher:
     strict_anywhere: set[str] = field(default_factory=set)  # CJK names in strict texts
     uids: set[str] = field(default_factory=set)
     parts: frozenset[str] = frozenset()  # name parts that may be glued to each other
+    odd_uids: list[str] | None = None  # UIDs that are not digits and dots (set by finish)
 
     def add_name(self, term: str) -> None:
         if _has_digit(term):  # a code used as a name (CT1, CQ500-310): matched like an ID
@@ -101,6 +104,7 @@ class Matcher:
 
     def finish(self) -> Matcher:
         self.parts = frozenset(t for t in self.glued | self.tokens if " " not in t)
+        self.odd_uids = [term for term in self.uids if not _UID_TEXT.fullmatch(term)]
         return self
 
     # -- searching ------------------------------------------------------------
@@ -117,8 +121,11 @@ class Matcher:
             yield from _occurrences(folded, self.words, self._word)
             yield from _occurrences(folded, self.glued, self._glued)
             yield from _occurrences(folded, self.tokens, self._token)
-        if uids:
-            yield from _occurrences(folded, self.uids, _uid_alone)
+        if uids and self.uids:
+            if self.odd_uids is None:
+                self.finish()
+            yield from _uid_occurrences(folded, self.uids)
+            yield from _occurrences(folded, self.odd_uids or (), _uid_alone)
 
     def squeezed_spans(self, squeezed_text: str) -> Iterator[tuple[int, int]]:
         yield from _occurrences(squeezed_text, self.squeezed, None)
@@ -218,6 +225,22 @@ def _uid_alone(text: str, start: int, end: int) -> bool:
     return (start == 0 or text[start - 1] not in _UID_BEFORE) and (
         end == len(text) or text[end] not in _DIGITS
     )
+
+
+def _uid_occurrences(text: str, uids: set[str]) -> Iterator[tuple[int, int]]:
+    """Where the UIDs of ``uids`` occur alone (``_uid_alone``), in one pass over the text.
+
+    A UID that is alone begins a run of digits and dots and ends where the next
+    character is not a digit: at the end of the run or before one of its dots. So
+    each run is looked up at those few places: a study's thousands of UIDs cost a
+    few set lookups per run, not one search of the text each. (A term that is not
+    digits and dots is never found here: ``Matcher.odd_uids`` searches those.)"""
+    for run in _UID_RUNS.finditer(text):
+        start, value = run.start(), run.group()
+        ends = [i for i, c in enumerate(value) if c == "."]
+        for end in [*ends, len(value)]:
+            if end and value[:end] in uids:
+                yield start, start + end
 
 
 def _occurrences(text: str, terms: Iterable[str], rule: Rule | None) -> Iterator[tuple[int, int]]:
