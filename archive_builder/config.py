@@ -6,20 +6,23 @@ line to fix, so a maintainer fixes the file in one pass.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import urlsplit
 
+from email_validator import EmailNotValidError, validate_email
+
+from . import text as published_text
 from .errors import ConfigError
 
 CONFIG_FILE = "archive.toml"
 LICENSES = ("CC-BY-4.0", "CC0-1.0")
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_DOI_PREFIX = re.compile(r"^10\.\d{4,9}$")
+_DOI_PREFIX = re.compile(r"10\.\d{4,9}")
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,60 @@ def _line_of(text: str, key: str, table: str | None = None) -> int | None:
     return None
 
 
+_HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+# RFC 3986 path characters: unreserved, sub-delims, ':', '@', '/', and %XX escapes.
+_URL_PATH = re.compile(r"(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/]|%[0-9A-Fa-f]{2})*")
+
+
+def url_problem(value: str) -> str | None:
+    """Why ``value`` is not a plain http(s) URL to serve a site from, or None."""
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError as exc:
+        return f"is not a URL ({exc})"
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return "is not an http(s) URL such as https://data.example.org/"
+    if parts.query or parts.fragment or "?" in value or "#" in value:
+        return "must not carry a query or fragment"
+    if parts.username is not None or parts.password is not None:
+        return "must not carry a user name or password"
+    host = parts.hostname or ""
+    if not host.isascii():
+        return "has a host name with non-ASCII letters; write it in its ASCII (xn--) form"
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        labels = host.split(".")
+        if not all(_HOST_LABEL.fullmatch(label) for label in labels):
+            return f"has no valid host name ({host or 'none'})"
+    if port == 0:
+        return "has port 0"
+    if not _URL_PATH.fullmatch(parts.path):
+        return "has characters that a URL path cannot hold (spaces, quotes, <, >...); escape them"
+    return None
+
+
+def email_problem(value: str) -> str | None:
+    try:
+        validate_email(value, check_deliverability=False)
+    except EmailNotValidError as exc:
+        return f"is not an e-mail address ({exc})"
+    return None
+
+
+def _one_line_problem(key: str, value: str) -> str | None:
+    found = published_text.problem(value)
+    if found:
+        return found
+    if not any(c.isalnum() for c in value):
+        return "has no letter or digit"
+    if key == "name" and ("<" in value or ">" in value):
+        # The name is the author of every commit; git drops angle brackets from names.
+        return "must not hold '<' or '>' (it is the author name of every commit)"
+    return None
+
+
 def load_config(root: Path) -> ArchiveConfig:
     """Read and check ``root/archive.toml``; raise one ConfigError listing every problem."""
     path = root / CONFIG_FILE
@@ -90,7 +147,10 @@ def load_config(root: Path) -> ArchiveConfig:
             f"{root} is not an archive: it has no {CONFIG_FILE}. "
             f"Create one with `archive-builder init {root}`."
         )
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text; save it as UTF-8.") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -114,16 +174,27 @@ def parse_config(data: dict[str, Any], text: str, path: Path) -> ArchiveConfig:
         elif not isinstance(value, str) or not value.strip():
             problem(key, f"must be a non-empty string ({meaning})")
         else:
-            values[key] = value.strip()
+            value = published_text.normalise(value.strip())
+            found = (
+                published_text.problem(value, multiline=True)
+                if key == "description"
+                else _one_line_problem(key, value)
+            )
+            if found:
+                problem(key, found)
+            else:
+                values[key] = value
 
-    if "contact" in values and not _EMAIL.match(values["contact"]):
-        problem("contact", f"{values['contact']!r} is not an e-mail address")
+    if "contact" in values:
+        found = email_problem(values["contact"])
+        if found:
+            problem("contact", f"{values['contact']!r} {found}")
+            del values["contact"]
     if "base_url" in values:
-        url = urlparse(values["base_url"])
-        if url.scheme not in ("http", "https") or not url.netloc:
-            problem("base_url", f"{values['base_url']!r} is not an http(s) URL")
-        elif url.query or url.fragment:
-            problem("base_url", "must not carry a query or fragment")
+        found = url_problem(values["base_url"])
+        if found:
+            problem("base_url", f"{values['base_url']!r} {found}")
+            del values["base_url"]
         else:
             values["base_url"] = values["base_url"].rstrip("/") + "/"
     if "license" in values and values["license"] not in LICENSES:
@@ -131,7 +202,7 @@ def parse_config(data: dict[str, Any], text: str, path: Path) -> ArchiveConfig:
 
     doi_prefix = data.get("doi_prefix")
     if doi_prefix is not None and (
-        not isinstance(doi_prefix, str) or not _DOI_PREFIX.match(doi_prefix)
+        not isinstance(doi_prefix, str) or not _DOI_PREFIX.fullmatch(doi_prefix)
     ):
         problem("doi_prefix", f"{doi_prefix!r} is not a DOI prefix such as 10.12345")
     per_donation = data.get("doi_per_donation", False)
@@ -163,7 +234,8 @@ def parse_config(data: dict[str, Any], text: str, path: Path) -> ArchiveConfig:
     for key in data:
         if key not in _FIELDS and key not in _OPTIONAL and key != "limits":
             known = ", ".join([*_FIELDS, *sorted(_OPTIONAL), "[limits]"])
-            problem(key, f"unknown setting (a typo?); known settings: {known}")
+            shown = key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else repr(key)
+            problem(shown, f"unknown setting (a typo?); known settings: {known}")
 
     if problems:
         count = len(problems)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from urllib.parse import quote
 
 from rdflib import Graph, Literal, Namespace, URIRef
 from rdflib.namespace import DCAT, DCTERMS, FOAF, RDF, SKOS, XSD
@@ -73,7 +74,8 @@ class _Builder:
         self.g.add((self.contact, RDF.type, VCARD.Kind))
         self.g.add((self.contact, RDF.type, VCARD.Organization))
         self.g.add((self.contact, VCARD.fn, Literal(config.publisher)))
-        self.g.add((self.contact, VCARD.hasEmail, URIRef(f"mailto:{config.contact}")))
+        mailto = URIRef("mailto:" + quote(config.contact, safe="@"))
+        self.g.add((self.contact, VCARD.hasEmail, mailto))
 
     def typed(self, iri: str, kind: URIRef) -> URIRef:
         ref = URIRef(iri)

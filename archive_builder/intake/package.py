@@ -155,7 +155,25 @@ def _check_zip(archive: zipfile.ZipFile, limits: Limits, label: str) -> list[zip
             f"{label}: the zip unpacks to {_size(total)}, more than the limit of "
             f"{_size(limits.max_package_bytes)}; refused before extracting anything."
         )
+    # Many small entries each under the floor above still add up: bound the whole zip too.
+    compressed = sum(m.compress_size for m in members)
+    ratio = total / max(compressed, 1)
+    if total > _CHUNK and ratio > limits.max_compression_ratio:
+        raise IntakeError(
+            f"{label}: the zip expands {ratio:.0f} times as a whole ({len(members)} entries, "
+            f"{_size(total)}); that is a zip bomb, not imaging data. Refused before "
+            "extracting anything."
+        )
     return members
+
+
+def _check_space(scratch: Path, needed: int, label: str) -> None:
+    free = shutil.disk_usage(scratch).free
+    if needed > free:
+        raise IntakeError(
+            f"{label}: the zip unpacks to {_size(needed)} but only {_size(free)} is free on the "
+            f"disk holding {scratch}; free some space and ingest it again."
+        )
 
 
 def _extract(
@@ -330,6 +348,7 @@ def open_package(source: Path, limits: Limits, scratch: Path) -> Iterator[Packag
         try:
             with zipfile.ZipFile(source) as archive:
                 members = _check_zip(archive, limits, label)
+                _check_space(workdir, sum(m.file_size for m in members), label)
                 _extract(archive, members, workdir, label)
         except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as exc:
             raise IntakeError(f"{label}: the zip cannot be read ({exc}).") from None
