@@ -146,6 +146,23 @@ def test_no_local_path_is_published(published: dict) -> None:
             assert root not in path.read_bytes(), path
 
 
+def test_no_local_path_in_any_git_object_of_the_store(published: dict) -> None:
+    """The git-annex branch history included: the storage sibling was public from its first push."""
+    root = str(published["root"].resolve()).encode()
+    store = published["root"] / "site" / "store"
+    repositories = [p for p in store.glob("???/*") if (p / "HEAD").is_file()]
+    assert len(repositories) == 3  # the superdataset and two donations
+    for repo in repositories:
+        objects = subprocess.run(
+            ["git", "-C", str(repo), "cat-file", "--batch-all-objects", "--batch"],
+            capture_output=True,
+            check=True,
+        ).stdout
+        assert b"remote.log" in objects or b"store-storage" in objects
+        assert root not in objects, repo
+        assert b"file://" not in objects, repo
+
+
 def test_the_donation_page_shows_the_commands_that_work(published: dict) -> None:
     donation = published["ids"][1]
     page = (published["root"] / "site" / "datasets" / donation / "index.html").read_text()

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ..process import run
+from .cleanup import force_rmtree
 from .errors import StoreError
 
 # What goes to git-annex: DICOM files, by name, never by libmagic's guess.
@@ -114,7 +115,7 @@ def create_superdataset(path: Path, committer: Committer, staging: Path) -> None
 
 def create_donation_dataset(path: Path, committer: Committer) -> None:
     if path.exists():
-        shutil.rmtree(path)
+        force_rmtree(path)  # a read-only leftover of an interrupted ingest
     path.parent.mkdir(parents=True, exist_ok=True)
     datalad(
         "create",

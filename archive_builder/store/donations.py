@@ -11,12 +11,14 @@ half a batch in the superdataset's history.
 
 from __future__ import annotations
 
+import json
 import logging
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 from ..archive import Layout
+from ..faults import fault_point
+from .cleanup import clear_git_locks, force_rmtree
 from .datasets import (
     Committer,
     create_donation_dataset,
@@ -40,7 +42,7 @@ def is_registered(layout: Layout, public_id: str) -> bool:
     return public_id in registered(layout.datasets)
 
 
-def _undo_half_commit(superdataset: Path) -> list[str]:
+def undo_half_commit(superdataset: Path) -> list[str]:
     """Drop what a commit killed halfway left in the superdataset's index.
 
     A registration killed inside ``git commit`` can leave the new subdataset
@@ -49,9 +51,7 @@ def _undo_half_commit(superdataset: Path) -> list[str]:
     HEAD is safe: the dataset folder itself is untouched and is registered again.
     """
     notes = []
-    index_lock = superdataset / ".git" / "index.lock"
-    if index_lock.exists():
-        index_lock.unlink()
+    if clear_git_locks(superdataset):
         notes.append("removed a lock file left by an interrupted commit")
     staged = git(superdataset, "diff", "--cached", "--name-only").split()
     gitmodules_changed = bool(git(superdataset, "status", "--porcelain", "--", ".gitmodules"))
@@ -65,14 +65,27 @@ def _undo_half_commit(superdataset: Path) -> list[str]:
     return notes
 
 
+def _withdrawn(superdataset: Path) -> set[str]:
+    path = superdataset / "withdrawals.json"
+    try:
+        return {str(item["public_id"]) for item in json.loads(path.read_text(encoding="utf-8"))}
+    except (OSError, ValueError, KeyError, TypeError):
+        return set()
+
+
 def recover(layout: Layout, committer: Committer) -> list[str]:
     """Finish or undo what an interrupted ingest left behind; say what was done."""
-    notes: list[str] = _undo_half_commit(layout.datasets)
+    notes: list[str] = undo_half_commit(layout.datasets)
     notes += discard_staging(layout)
     known = set(registered(layout.datasets))
+    withdrawn = _withdrawn(layout.datasets)
     complete = []
     for child in sorted(layout.datasets.iterdir()):
         if not child.is_dir() or child.name.startswith(".") or child.name in known:
+            continue
+        if child.name in withdrawn:
+            force_rmtree(child)  # its donor withdrew it: never registered again
+            notes.append(f"deleted {child.name}, withdrawn, left on disk by an interrupted run")
             continue
         if is_dataset(child) and head_commit(child) and is_clean(child):
             complete.append(child)
@@ -94,7 +107,7 @@ def discard_staging(layout: Layout) -> list[str]:
     notes = []
     if layout.staging.exists():
         for leftover in layout.staging.iterdir():
-            shutil.rmtree(leftover, ignore_errors=True)
+            force_rmtree(leftover)  # annex objects are read-only: not only root may delete them
             notes.append("discarded an ingest interrupted before it was complete")
     return notes
 
@@ -108,8 +121,9 @@ def stage_donation(
         fill(staging)
         save(staging, message, committer)
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        force_rmtree(staging)
         raise
+    fault_point("ingest.staged")
     return staging
 
 
@@ -133,4 +147,5 @@ def register_donations(layout: Layout, committer: Committer, staged: dict[str, P
             )
         path.rename(target)  # staging is inside the archive: the same file system
         moved.append(target)
+    fault_point("ingest.moved")
     save(layout.datasets, _message(list(staged)), committer, *moved)

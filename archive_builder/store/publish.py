@@ -3,10 +3,20 @@
 The store works from any static web host: every bare repository gets
 ``git update-server-info`` after each push (so git's dumb HTTP protocol can
 clone it), the superdataset is aliased ``archive`` and each donation by its
-public id, and the storage sibling records the public URL from
-``archive.toml``, never a local path. Pushing uses a local override of that
-URL (``remote.store-storage.ora-url``), which stays in the archive's own
-repositories and is never pushed.
+public id.
+
+What clones see is the public URL from ``archive.toml`` and nothing else:
+each dataset's storage sibling (a git-annex ``ora`` special remote) is
+initialised with ``url=ria+<base_url>store`` from its very first push, so
+the ``git-annex`` branch, history included, never names a local path. The
+archive reaches the store through local overrides
+(``remote.store-storage.ora-url``, ``ora-push-url`` and the git remote's
+``url``) that stay in its own repositories' ``.git/config``, are never pushed,
+and are derived from where the archive is at every build: a moved or copied
+archive publishes to its own store.
+
+Every step of setting up a sibling is idempotent, so a build killed halfway
+through creating siblings is finished by the next one.
 
 A researcher then runs::
 
@@ -17,6 +27,7 @@ A researcher then runs::
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -30,6 +41,9 @@ STORAGE = "store-storage"
 SUPER_ALIAS = "archive"
 _BATCH = 5  # above this many datasets to push, one recursive `datalad push` is faster
 Progress = Callable[[str, int, int], None]
+_RECORDED = "archive-public-url"  # local config: the public URL git-annex records
+# What a RIA store (layout version 1) holds at its top, besides repositories.
+STORE_FILES = ("ria-layout-version", "error_logs", "alias")
 
 
 def store_url(base_url: str) -> str:
@@ -40,39 +54,156 @@ def _local_url(store: Path) -> str:
     return f"ria+file://{store.resolve()}"
 
 
-def _has_sibling(dataset: Path) -> bool:
-    config = (dataset / ".git" / "config").read_text(encoding="utf-8")
-    return f'[remote "{SIBLING}"]' in config
+def dataset_id(dataset: Path) -> str:
+    """The DataLad id of a dataset, read from its committed ``.datalad/config``."""
+    for line in (dataset / ".datalad" / "config").read_text(encoding="utf-8").splitlines():
+        key, sep, value = line.strip().partition("=")
+        if sep and key.strip() == "id":
+            return value.strip()
+    raise ValueError(f"{dataset} has no DataLad id")
 
 
-def _publish_url_recorded(dataset: Path, public: str) -> bool:
-    log_text = git(dataset, "cat-file", "-p", "git-annex:remote.log", check=False)
-    return any(
-        f"name={STORAGE}" in line and f"url={public}" in line.split()
-        for line in log_text.splitlines()
-    )
-
-
-def _record_public_url(dataset: Path, local: str, public: str, committer: Committer) -> None:
-    # Pushes go to the local store; what clones see (git-annex:remote.log) is the public URL.
-    git(dataset, "config", f"remote.{STORAGE}.ora-url", local)
-    git(dataset, "config", f"remote.{STORAGE}.ora-push-url", local)
-    if not _publish_url_recorded(dataset, public):
-        git(dataset, "annex", "enableremote", STORAGE, f"url={public}", committer=committer)
+def repository_path(store: Path, dsid: str) -> Path:
+    return store / dsid[:3] / dsid[3:]
 
 
 def bare_repository(store: Path, dataset: Path) -> Path:
-    dataset_id = git(dataset, "config", "-f", ".datalad/config", "datalad.dataset.id").strip()
-    return store / dataset_id[:3] / dataset_id[3:]
+    return repository_path(store, dataset_id(dataset))
 
 
-def _alias(store: Path, dataset: Path, alias: str) -> None:
-    """What ``create-sibling-ria --alias`` does, for subdatasets created recursively."""
+def _write_once(path: Path, text: str) -> None:
+    if not path.is_file() or path.read_text(encoding="utf-8") != text:
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+
+
+def ensure_store(store: Path) -> None:
+    """The store's own layout files (what ``create-sibling-ria --new-store-ok`` writes)."""
+    store.mkdir(parents=True, exist_ok=True)
+    (store / "error_logs").mkdir(exist_ok=True)
+    (store / "alias").mkdir(exist_ok=True)
+    _write_once(store / "ria-layout-version", "1\n")
+
+
+def _bare_ready(bare: Path) -> bool:
+    try:
+        config = (bare / "config").read_text(encoding="utf-8")
+    except OSError:
+        return False
+    return (bare / "HEAD").is_file() and '[datalad "ora-remote"]' in config
+
+
+def _ensure_layout(bare: Path) -> None:
+    """The dataset's place in the store, which the special remote checks before it starts."""
+    bare.mkdir(parents=True, exist_ok=True)
+    _write_once(bare / "ria-layout-version", "2\n")
+    (bare / "archives").mkdir(exist_ok=True)
+    (bare / "annex" / "objects").mkdir(parents=True, exist_ok=True)
+
+
+def _ensure_bare(bare: Path, uuid: str) -> None:
+    if _bare_ready(bare):
+        return
+    # No template: no sample hooks or descriptions to publish.
+    run(["git", "init", "-q", "--bare", "--template=", str(bare)])
+    # How a clone from another URL finds the storage sibling (as create-sibling-ria does).
+    git(bare, "config", "datalad.ora-remote.uuid", uuid)
+
+
+def _alias(store: Path, bare: Path, alias: str) -> None:
+    """A relative link ``alias/<name>`` to the repository, as DataLad makes it."""
     link = store / "alias" / alias
+    target = Path("..") / bare.relative_to(store)
+    if link.is_symlink() and link.readlink() == target:
+        return
+    tmp = link.with_name(f".{alias}.tmp")
+    tmp.unlink(missing_ok=True)
+    tmp.symlink_to(target)
+    tmp.replace(link)
+
+
+def _special_remote_uuid(dataset: Path) -> str | None:
+    """The uuid of the storage sibling named in the git-annex branch, if one was initialised."""
+    text = git(dataset, "cat-file", "-p", "git-annex:remote.log", check=False)
+    for line in text.splitlines():
+        fields = line.split()
+        if fields and f"name={STORAGE}" in fields:
+            return fields[0]
+    return None
+
+
+def _public_url_recorded(dataset: Path, public: str) -> bool:
+    text = git(dataset, "cat-file", "-p", "git-annex:remote.log", check=False)
+    return any(
+        f"name={STORAGE}" in line.split() and f"url={public}" in line.split()
+        for line in text.splitlines()
+    )
+
+
+def _sibling_ready(dataset: Path, bare: Path, local: str, public: str) -> bool:
+    """Whether the sibling is complete and points at this store (read from files, no git call)."""
+    try:
+        config = (dataset / ".git" / "config").read_text(encoding="utf-8")
+    except OSError:
+        return False
+    needed = (
+        f'[remote "{SIBLING}"]',
+        f"\turl = {bare}\n",
+        f"\tora-url = {local}\n",
+        f"\tora-push-url = {local}\n",
+        f"\tdatalad-publish-depends = {STORAGE}\n",
+        f"\t{_RECORDED} = {public}\n",
+        "\tannex-uuid = ",
+    )
+    return all(piece in config for piece in needed) and _bare_ready(bare)
+
+
+def ensure_sibling(
+    dataset: Path, store: Path, alias: str, public: str, committer: Committer
+) -> bool:
+    """Make ``dataset`` publishable to ``store``; return whether anything had to be done."""
+    local = _local_url(store)
     bare = bare_repository(store, dataset)
-    link.parent.mkdir(parents=True, exist_ok=True)
-    if not link.is_symlink():
-        link.symlink_to(Path("..") / bare.relative_to(store))
+    if _sibling_ready(dataset, bare, local, public) and (store / "alias" / alias).is_symlink():
+        return False
+    ensure_store(store)
+    # Local overrides first: the special remote then works on the local store while
+    # git-annex records only the public URL given to initremote.
+    git(dataset, "config", f"remote.{STORAGE}.ora-url", local)
+    git(dataset, "config", f"remote.{STORAGE}.ora-push-url", local)
+    _ensure_layout(bare)
+    uuid = _special_remote_uuid(dataset)
+    if uuid is None:
+        git(
+            dataset,
+            "annex",
+            "initremote",
+            STORAGE,
+            "type=external",
+            "externaltype=ora",
+            "encryption=none",
+            "autoenable=true",
+            f"url={public}",
+            committer=committer,
+        )
+        uuid = _special_remote_uuid(dataset)
+        if uuid is None:
+            raise RuntimeError(f"git annex initremote made no {STORAGE} in {dataset}")
+    else:
+        # Known to the git-annex branch (an interrupted setup, a copied archive, a new
+        # base_url): enable it here, with the public URL recorded.
+        extra = [] if _public_url_recorded(dataset, public) else [f"url={public}"]
+        git(dataset, "annex", "enableremote", STORAGE, *extra, committer=committer)
+    # Remembered locally so that the next build needs no git call to know it is recorded.
+    git(dataset, "config", f"remote.{STORAGE}.{_RECORDED}", public)
+    _ensure_bare(bare, uuid)
+    git(dataset, "config", f"remote.{SIBLING}.url", str(bare))
+    git(dataset, "config", f"remote.{SIBLING}.fetch", f"+refs/heads/*:refs/remotes/{SIBLING}/*")
+    git(dataset, "config", f"remote.{SIBLING}.annex-ignore", "true")
+    git(dataset, "config", f"remote.{SIBLING}.datalad-publish-depends", STORAGE)
+    _alias(store, bare, alias)
+    return True
 
 
 def publish(
@@ -85,27 +216,16 @@ def publish(
 ) -> list[str]:
     """Push the superdataset and the given subdatasets (content and tags) to ``store``.
 
-    New datasets get their siblings in one recursive ``create-sibling-ria``;
-    only datasets whose branches or tags differ from the store's are pushed.
+    Siblings are checked (from files, cheaply) and completed where needed;
+    only datasets whose branches or tags differ from the store's are pushed,
+    the superdataset last, so that a clone never names a commit the store lacks.
     Returns the subdatasets that were pushed.
     """
-    public, local = store_url(base_url), _local_url(store)
-    store.parent.mkdir(parents=True, exist_ok=True)
-    new = [name for name in subdatasets if not _has_sibling(superdataset / name)]
-    new_super = not _has_sibling(superdataset)
-    if new_super or len(new) > _BATCH:
-        # One recursive call; it visits every subdataset, so it is only worth it for many.
-        _create_sibling(superdataset, SUPER_ALIAS, local, committer, recursive=True)
-    else:
-        for name in new:
-            _create_sibling(superdataset / name, name, local, committer)
-    marker = store / "published-url"
-    url_changed = not marker.is_file() or marker.read_text(encoding="utf-8").strip() != public
-    for name in subdatasets if url_changed else new:
-        _record_public_url(superdataset / name, local, public, committer)
-        _alias(store, superdataset / name, name)
-    if url_changed or new_super:
-        _record_public_url(superdataset, local, public, committer)
+    public = store_url(base_url)
+    ensure_store(store)
+    for name in subdatasets:
+        ensure_sibling(superdataset / name, store, name, public, committer)
+    ensure_sibling(superdataset, store, SUPER_ALIAS, public, committer)
     stale = [name for name in subdatasets if _needs_push(superdataset / name, store)]
     if len(stale) > _BATCH:
         datalad(
@@ -129,34 +249,12 @@ def publish(
     behind = _needs_push(superdataset, store)
     if behind or len(stale) > _BATCH:
         _push(superdataset, store, committer, already_pushed=not behind)
-    marker.write_text(public + "\n", encoding="utf-8")
     if progress:
         progress("publish", len(stale) + 1, len(stale) + 1)
     return stale
 
 
-def _create_sibling(
-    dataset: Path, alias: str, local: str, committer: Committer, recursive: bool = False
-) -> None:
-    datalad(
-        "create-sibling-ria",
-        "-d",
-        str(dataset),
-        *(["-r"] if recursive else []),
-        "-s",
-        SIBLING,
-        "--existing",
-        "skip",
-        "--alias",
-        alias,
-        "--new-store-ok",
-        local,
-        cwd=dataset,
-        committer=committer,
-    )
-
-
-def _refs(repo: Path) -> dict[str, str]:
+def refs(repo: Path) -> dict[str, str]:
     """Branches and tags of a repository, in one git call."""
     out = run(
         [
@@ -170,16 +268,16 @@ def _refs(repo: Path) -> dict[str, str]:
         ],
         check=False,
     ).stdout
-    refs = dict(line.split(" ", 1) for line in out.splitlines() if " " in line)
-    return {ref: sha for ref, sha in refs.items() if not ref.startswith("refs/heads/synced/")}
+    found = dict(line.split(" ", 1) for line in out.splitlines() if " " in line)
+    return {ref: sha for ref, sha in found.items() if not ref.startswith("refs/heads/synced/")}
 
 
 def _needs_push(dataset: Path, store: Path) -> bool:
     bare = bare_repository(store, dataset)
     if not bare.is_dir():
         return True
-    remote = _refs(bare)
-    return any(remote.get(ref) != sha for ref, sha in _refs(dataset).items())
+    remote = refs(bare)
+    return any(remote.get(ref) != sha for ref, sha in refs(dataset).items())
 
 
 def _push(dataset: Path, store: Path, committer: Committer, already_pushed: bool = False) -> None:
@@ -196,6 +294,19 @@ def _push(dataset: Path, store: Path, committer: Committer, already_pushed: bool
             cwd=dataset,
             committer=committer,
         )
-    if any(ref.startswith("refs/tags/") for ref in _refs(dataset)):
+    if any(ref.startswith("refs/tags/") for ref in refs(dataset)):
         git(dataset, "push", SIBLING, "--tags", committer=committer)
     run(["git", "-C", str(bare_repository(store, dataset)), "update-server-info"])
+
+
+def published_repositories(store: Path) -> dict[str, Path]:
+    """Every repository folder in the store, by DataLad id (``<3 chars>/<rest>``)."""
+    found: dict[str, Path] = {}
+    if not store.is_dir():
+        return found
+    for first in os.scandir(store):
+        if len(first.name) != 3 or not first.is_dir(follow_symlinks=False):
+            continue
+        for second in os.scandir(first.path):
+            found[first.name + second.name] = Path(second.path)
+    return found

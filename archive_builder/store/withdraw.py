@@ -1,56 +1,66 @@
-"""Removing a withdrawn donation: from the superdataset, from disk, and from the published store."""
+"""Removing a withdrawn donation: from the superdataset, from disk, and from the published store.
+
+Every function here is idempotent and works from whatever state an
+interrupted run left (a git lock, a half-removed folder, a store repository
+without its alias): running it again finishes the job.
+"""
 
 from __future__ import annotations
 
-import os
-import shutil
-import stat
+import logging
 from pathlib import Path
 
-from .datasets import Committer, datalad
+from .cleanup import clear_git_locks, force_rmtree
+from .datasets import Committer, git, registered
+from .publish import SUPER_ALIAS, dataset_id, published_repositories
+
+log = logging.getLogger(__name__)
 
 
-def _force_rmtree(path: Path) -> None:
-    """Remove a tree that git-annex made read-only."""
-    if not path.exists() and not path.is_symlink():
-        return
-    for root, dirs, files in os.walk(path):
-        for name in dirs + files:
-            target = Path(root) / name
-            if not target.is_symlink():
-                target.chmod(target.stat().st_mode | stat.S_IWUSR | stat.S_IRUSR | stat.S_IXUSR)
-    path.chmod(path.stat().st_mode | stat.S_IWUSR)
-    shutil.rmtree(path)
+def unregister(superdataset: Path, public_id: str, committer: Committer, message: str) -> None:
+    """Take a subdataset out of the superdataset (committed with whatever else is staged)."""
+    clear_git_locks(superdataset)
+    if git(superdataset, "ls-files", "--", public_id).strip():
+        git(superdataset, "rm", "-q", "--cached", "--", public_id)
+    modules = superdataset / ".gitmodules"
+    section = f"submodule.{public_id}"
+    if modules.is_file() and git(
+        superdataset, "config", "-f", ".gitmodules", "--get-regexp", f"^{section}\\.", check=False
+    ):
+        git(superdataset, "config", "-f", ".gitmodules", "--remove-section", section)
+        if modules.read_text(encoding="utf-8").strip():
+            git(superdataset, "add", "--", ".gitmodules")
+        else:
+            git(superdataset, "rm", "-q", "--cached", "--", ".gitmodules")
+            modules.unlink()
+    if git(superdataset, "diff", "--cached", "--name-only").strip():
+        git(superdataset, "commit", "-q", "-m", message, committer=committer)
+    force_rmtree(superdataset / public_id)
 
 
-def remove_donation(superdataset: Path, public_id: str, message: str, committer: Committer) -> None:
-    """Unregister the subdataset and delete it, content included, in one saved change."""
-    datalad(
-        "remove",
-        "-d",
-        str(superdataset),
-        "--reckless",
-        "kill",
-        "-m",
-        message,
-        str(superdataset / public_id),
-        cwd=superdataset,
-        committer=committer,
-    )
-    _force_rmtree(superdataset / public_id)
+def sweep_store(store: Path, superdataset: Path) -> list[str]:
+    """Remove from the store every repository and alias no registered dataset owns.
 
-
-def purge_from_store(store: Path, public_id: str) -> bool:
-    """Delete a donation's repository and its annexed files from the published store.
-
-    Clones of older releases still name the donation (its opaque id) but can
-    no longer fetch anything of it. Returns whether something was removed.
+    That is how a withdrawn donation leaves the store, whatever an interrupted
+    run left of it: its repository, its annexed files, its alias. Returns
+    what was removed (aliases and dataset ids).
     """
-    alias = store / "alias" / public_id
-    if not alias.is_symlink():
-        return False
-    repository = alias.resolve()
-    if repository.is_dir() and repository.is_relative_to(store.resolve()):
-        _force_rmtree(repository)
-    alias.unlink()
-    return True
+    if not store.is_dir():
+        return []
+    names = registered(superdataset)
+    keep = {dataset_id(superdataset)} | {dataset_id(superdataset / name) for name in names}
+    removed = []
+    aliases = store / "alias"
+    if aliases.is_dir():
+        wanted = {SUPER_ALIAS, *names}
+        for link in sorted(aliases.iterdir()):
+            if link.name not in wanted or not link.resolve().is_dir():
+                link.unlink() if link.is_symlink() or link.is_file() else force_rmtree(link)
+                removed.append(f"alias/{link.name}")
+    for dsid, path in sorted(published_repositories(store).items()):
+        if dsid not in keep:
+            force_rmtree(path)
+            removed.append(dsid)
+            if not any(path.parent.iterdir()):
+                path.parent.rmdir()
+    return removed
