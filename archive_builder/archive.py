@@ -12,12 +12,14 @@ from __future__ import annotations
 import fcntl
 import os
 import secrets
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
-from .config import CONFIG_FILE, ArchiveConfig, load_config, render_config
+from .config import CONFIG_FILE, ArchiveConfig, load_config, parse_config, render_config
 from .errors import ConfigError
 
 KEY_BYTES = 32
@@ -83,21 +85,44 @@ class Archive:
     key: bytes
 
 
+LOCK_FILE = "archive.lock"
+
+
 @contextmanager
-def locked(layout: Layout) -> Iterator[None]:
-    """One command at a time may change an archive."""
+def locked(layout: Layout, command: str = "a command") -> Iterator[None]:
+    """One command at a time may change an archive; the lock file says who holds it.
+
+    The lock is an ``flock`` on ``private/archive.lock``: the kernel releases it
+    when its holder ends, however it ends, so it cannot outlive a killed
+    command on a local disk. The file's text (command, pid, host, start time)
+    only tells the next command whom it is waiting for.
+    """
     layout.private.mkdir(mode=0o700, parents=True, exist_ok=True)
-    with (layout.private / "archive.lock").open("w") as handle:
+    path = layout.private / LOCK_FILE
+    with path.open("a+", encoding="utf-8") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another archive-builder command"
             raise ConfigError(
-                f"another archive-builder command is working on {layout.root}; "
-                "wait for it to finish."
+                f"{holder} is working on {layout.root}; wait for it to finish. "
+                "The lock ends with that process, however it ends; if it is gone and this "
+                f"persists (a network file system), delete {path} and run the command again."
             ) from None
         try:
+            handle.seek(0)
+            handle.truncate()
+            started = datetime.now(UTC).isoformat(timespec="seconds")
+            handle.write(
+                f"`{command}` (pid {os.getpid()} on {socket.gethostname()}, started {started})\n"
+            )
+            handle.flush()
             yield
         finally:
+            handle.seek(0)
+            handle.truncate()
+            handle.flush()
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
@@ -149,6 +174,16 @@ def create_layout(
     layout = Layout(root.resolve())
     if layout.config_file.exists():
         raise ConfigError(f"{layout.root} is already an archive ({CONFIG_FILE} exists).")
+    # Checked before anything is written: a refused init leaves no half-made archive.
+    given = {
+        "name": name,
+        "description": "-",
+        "publisher": publisher,
+        "contact": contact,
+        "base_url": base_url,
+        "license": license,
+    }
+    parse_config(given, "", layout.config_file)
     if layout.datasets.exists() and any(p.name != "README.md" for p in layout.datasets.iterdir()):
         raise ConfigError(
             f"{layout.datasets} exists and is not empty; choose an empty folder for the archive."

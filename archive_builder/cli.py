@@ -7,7 +7,9 @@ configuration reader only, not pydicom, pyarrow, DataLad or the text detector.
 
 from __future__ import annotations
 
+import errno
 import functools
+import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -18,7 +20,7 @@ import click
 from . import __version__
 from .archive import open_archive
 from .config import LICENSES
-from .errors import ArchiveError
+from .errors import ArchiveError, disk_full_message
 
 if TYPE_CHECKING:
     pass
@@ -36,6 +38,11 @@ def friendly(func: F) -> F:
         except ArchiveError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(2)
+        except OSError as exc:
+            if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            click.echo(f"error: {disk_full_message(exc.filename or 'writing a file')}", err=True)
+            sys.exit(2)
         except KeyboardInterrupt:
             click.echo(
                 "interrupted: the archive is consistent; run the same command again to finish.",
@@ -51,6 +58,19 @@ archive_dir = click.argument(
 )
 
 
+class _Warnings(logging.Handler):
+    """The library's warnings, one line each on standard error (never a traceback)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        click.echo(f"warning: {record.getMessage()}", err=True)
+
+
+def _show_warnings() -> None:
+    logger = logging.getLogger("archive_builder")
+    if not any(isinstance(h, _Warnings) for h in logger.handlers):
+        logger.addHandler(_Warnings(logging.WARNING))
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="archive-builder")
 def main() -> None:
@@ -60,6 +80,7 @@ def main() -> None:
     superdataset), site/ (the public website) and private/ (secret key,
     quarantine, logs; never published).
     """
+    _show_warnings()
 
 
 @main.command()

@@ -7,8 +7,10 @@ save as a dataset. ``build``: catalog, describe, render, publish.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import logging
+import os
 import secrets
 import shutil
 import time
@@ -22,10 +24,12 @@ from .archive import Archive, Layout, create_layout, locked, open_archive
 from .catalog import import_offers, ledger_path, load_ledger, write_catalogs
 from .config import Limits
 from .deid import DeidError, Donor, LeakError, age_string, deidentify_study
-from .errors import ArchiveError
+from .errors import ArchiveError, ConfigError
 from .fair import write_archive_files
+from .faults import fault_point
 from .intake import IntakeError, Package, open_package
 from .intake.agreement import disagreements
+from .release import withdrawal
 from .release.freeze import retire_offers
 from .release.model import ReleaseInfo
 from .release.registry import (
@@ -35,7 +39,7 @@ from .release.registry import (
 from .site import render_site, templates_dir
 from .site.pilot import intake_counts
 from .site.previews import draw_previews
-from .sitefiles import SiteWriter
+from .sitefiles import SUMS, SiteWriter, read_sums, sha256, stage, swap
 from .store import (
     Committer,
     create_superdataset,
@@ -57,8 +61,7 @@ from .store.content import (
 )
 from .store.datasets import subdataset_commits
 from .store.publish import publish
-from .store.withdraw import purge_from_store
-from .verify import SUMS, read_sums, sha256
+from .store.withdraw import sweep_store
 from .workers import Lost, workers
 
 log = logging.getLogger(__name__)
@@ -100,7 +103,7 @@ def init(
         root, name=name, publisher=publisher, contact=contact, base_url=base_url, license=license
     )
     archive = open_archive(layout.root)
-    with locked(layout):
+    with locked(layout, "init"):
         readme = layout.datasets / README
         layout.datasets.mkdir(parents=True, exist_ok=True)
         if not readme.exists():
@@ -174,6 +177,7 @@ class IngestContext:
     limits: Limits
     base_url: str
     committer: Committer
+    withdrawn: frozenset[str] = frozenset()  # public ids its donors withdrew
 
 
 @dataclass(frozen=True)
@@ -198,6 +202,12 @@ def prepare_donation(context: IngestContext, source: Path) -> Prepared:
             record = package.record
             token = keys.log_token(key, record.donation_id)
             public_id = keys.public_id(key, record.donation_id)
+            if public_id in context.withdrawn:
+                message = (
+                    f"its donor withdrew this donation ({public_id}); a withdrawn donation is "
+                    "never published again. Nothing changed."
+                )
+                return Prepared("refused", message, public_id, token)
             if donation_dir(layout, public_id).exists():
                 message = f"already in the archive as {public_id}; nothing changed"
                 return Prepared("notneeded", message, public_id, token)
@@ -292,6 +302,18 @@ REGISTER_BATCH = 200  # donations per commit of the superdataset
 FLUSH_SECONDS = 10.0  # and at least this often, so that results keep coming
 
 
+def complete_pending(archive: Archive, progress: Progress | None = None) -> list[str]:
+    """Finish what interrupted commands left, before anything else (the caller holds the lock).
+
+    A pending withdrawal is completed and the site rebuilt; returns what was done.
+    """
+    waiting = withdrawal.pending(archive.layout)
+    if not waiting:
+        return []
+    build_site(archive, progress)
+    return [f"completed the withdrawal of {w.public_id}" for w in waiting]
+
+
 def ingest(
     archive: Archive,
     packages: Sequence[Path],
@@ -309,12 +331,20 @@ def ingest(
     """
     layout = archive.layout
     committer = committer_for(archive)
-    context = IngestContext(
-        layout, archive.key, archive.config.limits, archive.config.base_url, committer
-    )
-    with locked(layout):
+    with locked(layout, "ingest"):
+        for note in complete_pending(archive, progress):
+            yield Result("recover", "ok", str(layout.datasets), note)
         for note in recover(layout, committer):
             yield Result("recover", "ok", str(layout.datasets), note)
+        withdrawn = frozenset(w.public_id for w in load_withdrawals(layout.datasets))
+        context = IngestContext(
+            layout,
+            archive.key,
+            archive.config.limits,
+            archive.config.base_url,
+            committer,
+            withdrawn,
+        )
         batch = _Registration(layout, committer)
 
         def tasks_done(done: int, total: int) -> None:
@@ -370,11 +400,40 @@ def _accept(batch: _Registration, layout: Layout, source: Path, prepared: Prepar
         batch.add(Result("ingest", prepared.status, label, prepared.message), prepared.token)
 
 
+def _inside(path: Path, folder: Path) -> bool:
+    return path.resolve().is_relative_to(folder.resolve())
+
+
+def _check_links(layout: Layout) -> None:
+    """Nothing outside the archive is published through a link in releases/ or templates/."""
+    if layout.releases.is_dir():
+        for path in sorted(layout.releases.rglob("*")):
+            if path.is_symlink():
+                raise ConfigError(
+                    f"{path} is a symlink; releases/ holds the files archive-builder froze, "
+                    "never links (a link could publish a file from elsewhere, private/ "
+                    "included). Remove it and build again."
+                )
+    folder = layout.templates
+    if folder.is_dir():
+        for path in sorted(folder.rglob("*")):
+            if path.is_symlink() and not _inside(path, folder):
+                raise ConfigError(
+                    f"{path} is a symlink to a file outside templates/; copy the template "
+                    "into templates/ instead, so that nothing outside it can be published."
+                )
+
+
 def _copy_frozen_releases(layout: Layout, site: SiteWriter) -> None:
+    """Copy ``releases/`` into the site: regular files only, no link followed, no leftover."""
     if not layout.releases.is_dir():
         return
-    for path in sorted(layout.releases.rglob("*")):
-        if path.is_file():
+    for dirpath, dirnames, filenames in os.walk(layout.releases):
+        dirnames[:] = sorted(d for d in dirnames if not (Path(dirpath) / d).is_symlink())
+        for name in sorted(filenames):
+            path = Path(dirpath) / name
+            if path.is_symlink() or name.startswith(".tmp-") or name.endswith(".tmp"):
+                continue  # links are refused before the build; temporary files are not part
             relpath = path.relative_to(layout.releases).as_posix()
             site.bytes(f"releases/{relpath}", path.read_bytes())
 
@@ -385,13 +444,17 @@ def offers(archive: Archive, source: Path) -> tuple[int, int]:
     The exact counts stay under ``private/``; ``build`` publishes them with small
     counts suppressed. A bad line anywhere leaves the archive unchanged.
     """
-    with locked(archive.layout):
+    with locked(archive.layout, "offers"):
         return import_offers(ledger_path(archive.layout.private), source)
 
 
-def _write_sums(site: SiteWriter) -> None:
-    """SHA256SUMS of every site file (the store aside), rehashing only what this build changed."""
-    previous = read_sums(site.root)
+def _write_sums(site: SiteWriter, previous: dict[str, str]) -> None:
+    """SHA256SUMS of every site file (the store aside), rehashing only what is not proven.
+
+    ``previous`` holds the digests of the last build that finished: a file this
+    build did not change is the very file they describe. Anything else is hashed
+    from disk.
+    """
     lines = []
     for relpath in sorted(site.written - {SUMS}):
         digest = previous.get(relpath)
@@ -399,6 +462,36 @@ def _write_sums(site: SiteWriter) -> None:
             digest = sha256(site.root / relpath)
         lines.append(f"{digest}  {relpath}\n")
     site.text(SUMS, "".join(lines))
+
+
+def _state_file(layout: Layout) -> Path:
+    return layout.root / ".cache" / "site-state.json"
+
+
+def _proven_sums(layout: Layout) -> dict[str, str]:
+    """The live site's digests, if the last build is known to have finished; else nothing.
+
+    A build records the SHA-256 of the ``SHA256SUMS`` it swapped in; a site
+    whose sums file does not match that record (an older build, an edited
+    site, a deleted cache) is hashed again from disk.
+    """
+    try:
+        state = json.loads(_state_file(layout).read_text(encoding="utf-8"))
+        data = (layout.site / SUMS).read_bytes()
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(state, dict) or state.get("sums") != hashlib.sha256(data).hexdigest():
+        return {}
+    return read_sums(layout.site)
+
+
+def _record_state(layout: Layout) -> None:
+    data = (layout.site / SUMS).read_bytes()
+    path = _state_file(layout)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"sums": hashlib.sha256(data).hexdigest()}), encoding="utf-8")
+    tmp.replace(path)
 
 
 def stored_donations(layout: Layout) -> list[StoredDonation]:
@@ -426,44 +519,67 @@ def _current_release(
 
 
 def build(archive: Archive, progress: Progress | None = None) -> BuildSummary:
-    """Write the site: catalogs, descriptors, pages, then publish the DataLad store.
+    """Publish the DataLad store, then write the site: catalogs, descriptors, pages.
 
-    Every file is replaced atomically and only when its bytes change; files
-    a build no longer produces are removed at the end. Withdrawn donations
-    are purged from the store on every build, so an interrupted withdrawal
-    is completed by the next one.
+    The site is written into ``site.next/`` and swapped in whole; pending
+    withdrawals are completed first (see :func:`build_site`).
     """
     layout = archive.layout
-    with locked(layout):
+    with locked(layout, "build"):
         return build_site(archive, progress)
 
 
 BUILD_STEPS = (
     "reading the datasets",
+    "publishing the store",
     "catalogs",
     "descriptors",
     "pages and search index",
-    "checksums",
-    "publishing the store",
+    "checksums and the swap",
 )
 
 
 def build_site(archive: Archive, progress: Progress | None = None) -> BuildSummary:
-    """``build`` for callers that already hold the archive's lock (release, withdraw)."""
+    """``build`` for callers that already hold the archive's lock (release, withdraw).
+
+    Pending withdrawals are completed first, and the store is published (git
+    and git-annex write objects before refs, so readers of the store never see
+    a commit it lacks); the pages are then built in ``site.next/`` and swapped
+    in whole. Intents of withdrawals are cleared only after the swap.
+    """
     layout = archive.layout
+    committer = committer_for(archive)
 
     def step(number: int) -> None:
         if progress:
             progress(f"build: {BUILD_STEPS[number]}", number, len(BUILD_STEPS))
 
     step(0)
+    _check_links(layout)
+    done = withdrawal.apply(archive, committer)
     donations = stored_donations(layout)
     history = load_releases(layout.datasets)
     releases = [info for info, _ in history]
     withdrawals = load_withdrawals(layout.datasets)
-    site = SiteWriter(layout.site)
     offers = load_ledger(ledger_path(layout.private))
     step(1)
+    sweep_store(layout.store, layout.datasets)
+    publish(
+        layout.datasets,
+        [d.public_id for d in donations],
+        layout.store,
+        archive.config.base_url,
+        committer,
+        progress,
+    )
+    fault_point("build.published")
+    previous = _proven_sums(layout)
+    if not previous:
+        # Without proof that the live site is a finished build, no page of it is kept
+        # as it is: every page is rendered and compared again.
+        (layout.root / ".cache" / "site" / "pages.json").unlink(missing_ok=True)
+    site = SiteWriter(stage(layout.site))
+    step(2)
     write_catalogs(
         archive.config,
         donations,
@@ -473,11 +589,11 @@ def build_site(archive: Archive, progress: Progress | None = None) -> BuildSumma
         withdrawals=withdrawals,
         offers=offers,
     )
-    step(2)
+    step(3)
     write_archive_files(archive.config, donations, site, releases=releases)
     retire_offers(archive.config, layout.releases, history, donations)
     _copy_frozen_releases(layout, site)
-    step(3)
+    step(4)
     render_site(
         archive.config,
         donations,
@@ -489,20 +605,14 @@ def build_site(archive: Archive, progress: Progress | None = None) -> BuildSumma
         cache=layout.root / ".cache",
         intake=intake_counts(layout.logs / "ingest.jsonl"),
     )
-    step(4)
-    _write_sums(site)
-    removed = site.finish()
     step(5)
-    for withdrawal in withdrawals:
-        purge_from_store(layout.store, withdrawal.public_id)
-    publish(
-        layout.datasets,
-        [d.public_id for d in donations],
-        layout.store,
-        archive.config.base_url,
-        committer_for(archive),
-        progress,
-    )
+    _write_sums(site, previous)
+    removed = site.finish()
+    fault_point("build.staged")
+    swap(site.root, layout.site, touched=[*site.changed, *removed])
+    fault_point("build.swapped")
+    _record_state(layout)
+    withdrawal.clear(layout, done)
     return BuildSummary(
         donations=len(donations),
         instances=sum(len(d.instances) for d in donations),

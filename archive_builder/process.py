@@ -18,7 +18,7 @@ import sysconfig
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from .errors import ArchiveError
+from .errors import ArchiveError, DiskFullError, disk_full_message
 
 
 class ToolError(ArchiveError, RuntimeError):
@@ -74,6 +74,9 @@ def run(
     )
     if check and result.returncode != 0:
         shown = " ".join(str(a) for a in args)
+        output = (result.stderr or "") + (result.stdout or "")
+        if "No space left on device" in output or "Disk quota exceeded" in output:
+            raise DiskFullError(disk_full_message(f"`{argv[0].rsplit('/', 1)[-1]}` in {cwd}"))
         detail = (result.stderr or result.stdout).strip().splitlines()[-5:]
         raise ToolError(f"`{shown}` failed in {cwd}:\n  " + "\n  ".join(detail))
     return result

@@ -42,7 +42,13 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
         pass
 
     def send_head(self) -> Any:
-        """As the base class, plus single byte ranges (the cohort page reads Parquet so)."""
+        """As the base class, plus single byte ranges (the cohort page reads Parquet so).
+
+        Only files of the site itself are served (see :func:`servable`).
+        """
+        if not servable(Path(self.directory), Path(self.translate_path(self.path))):
+            self.send_error(404, "File not found")
+            return None
         wanted = _RANGE.fullmatch(self.headers.get("Range", "").strip())
         self.range = None
         if wanted is None:
@@ -99,6 +105,29 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
+
+
+def servable(site: Path, path: Path) -> bool:
+    """Whether ``path`` is a file or folder of the site itself, reached without leaving it.
+
+    The only links followed are the DataLad store's aliases (``store/alias/<name>``),
+    and only to a repository inside the store; anything else that is a link, or
+    leads out of the site (to ``private/``, say), is not served.
+    """
+    root = site.resolve()
+    try:
+        rel = path.absolute().relative_to(site.absolute())
+    except ValueError:
+        return False
+    current = site.absolute()
+    for depth, part in enumerate(rel.parts):
+        current = current / part
+        if current.is_symlink():
+            in_alias = depth == 2 and rel.parts[:2] == ("store", "alias")
+            if not in_alias or not current.resolve().is_relative_to(root / "store"):
+                return False
+    resolved = path.resolve()
+    return resolved.is_relative_to(root) and (resolved.is_file() or resolved.is_dir())
 
 
 def make_server(site: Path, port: int = 8000) -> http.server.ThreadingHTTPServer:

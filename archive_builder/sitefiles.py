@@ -10,7 +10,10 @@ stage manages (the DataLad store).
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
+import stat
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -83,3 +86,80 @@ class SiteWriter:
             elif path.is_dir() and not any(path.iterdir()):
                 path.rmdir()
         return removed
+
+
+SUMS = "SHA256SUMS"
+STORE = "store"
+DIGEST = re.compile(r"[0-9a-f]{64}")
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1024 * 1024):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _safe_relpath(name: str) -> bool:
+    parts = name.split("/")
+    return bool(name) and not name.startswith("/") and ".." not in parts and "" not in parts
+
+
+def parse_sums(data: bytes) -> tuple[dict[str, str], list[str]]:
+    """The digests a ``SHA256SUMS`` lists, and what is wrong with its lines."""
+    sums: dict[str, str] = {}
+    problems: list[str] = []
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return {}, [f"site/{SUMS} is not UTF-8 text"]
+    for number, line in enumerate(text.splitlines(), start=1):
+        digest, sep, name = line.partition("  ")
+        if not sep or not DIGEST.fullmatch(digest) or not _safe_relpath(name):
+            problems.append(f"site/{SUMS} line {number} is not `<sha256>  <relative path>`")
+        elif name in sums:
+            problems.append(f"site/{SUMS} lists {name!r} twice")
+        else:
+            sums[name] = digest
+    return sums, problems
+
+
+def read_sums(site: Path) -> dict[str, str]:
+    """The digests of the last finished build (empty when absent or unreadable)."""
+    try:
+        data = (site / SUMS).read_bytes()
+    except OSError:
+        return {}
+    return parse_sums(data)[0]
+
+
+def walk_site(site: Path) -> tuple[set[str], list[str]]:
+    """Regular files under ``site`` (the store aside), and every symlink or special file.
+
+    Nothing is followed: a symlink is reported, never read. The store's
+    ``alias/`` links are DataLad's own and checked with the store.
+    """
+    files: set[str] = set()
+    odd: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(site, followlinks=False):
+        rel_dir = Path(dirpath).relative_to(site).as_posix()
+        if rel_dir == STORE or rel_dir.startswith(STORE + "/"):
+            dirnames[:] = []
+            continue
+        for name in [*dirnames, *filenames]:
+            path = Path(dirpath) / name
+            rel = path.relative_to(site).as_posix()
+            if rel == STORE:
+                continue
+            mode = path.lstat().st_mode
+            if stat.S_ISLNK(mode):
+                target = path.readlink()
+                odd.append(f"site/{rel} is a symlink (to {target}); the site holds only files")
+            elif name in filenames:
+                if stat.S_ISREG(mode):
+                    files.add(rel)
+                else:
+                    odd.append(f"site/{rel} is not a regular file")
+        dirnames[:] = [d for d in dirnames if not (Path(dirpath) / d).is_symlink()]
+    return files, odd

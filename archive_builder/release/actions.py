@@ -3,44 +3,166 @@
 from __future__ import annotations
 
 import json
+import logging
+import os
 import re
-import shutil
+from dataclasses import asdict
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 from .. import keys
+from .. import text as published_text
 from ..archive import Archive, Layout, locked
 from ..fair import (
     credentials_from_env,
     register_release_dois,
     release_doi,
-    write_release_descriptors,
     write_release_files,
 )
+from ..faults import fault_point
 from ..pipeline import Progress, Result, build_site, committer_for, stored_donations
 from ..sitefiles import SiteWriter
 from ..store import is_registered
+from ..store.cleanup import clear_git_locks, force_rmtree
 from ..store.content import StoredDonation
-from ..store.datasets import save, subdataset_commits, tag, tag_exists
-from ..store.withdraw import purge_from_store, remove_donation
+from ..store.datasets import Committer, git, save, subdataset_commits, tag, tag_exists
+from . import withdrawal
 from .errors import ReleaseError
-from .freeze import changes, scrub
+from .freeze import changes
 from .model import ReleaseInfo, Withdrawal
 from .registry import (
     CHANGELOG,
     RELEASES,
-    WITHDRAWALS,
     load_releases,
     load_withdrawals,
     save_releases,
-    save_withdrawals,
 )
 
+log = logging.getLogger(__name__)
+CHANGES = "changes.json"
 _VERSION = re.compile(r"[0-9A-Za-z][0-9A-Za-z._-]{0,63}")
 _DONATION_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
 
 
 def _today() -> str:
     return datetime.now(UTC).date().isoformat()
+
+
+def _intent_path(layout: Layout) -> Path:
+    return layout.private / "release-pending.json"
+
+
+def pending_release(layout: Layout) -> dict[str, Any] | None:
+    """The release started and not finished (its build and publication), if any."""
+    path = _intent_path(layout)
+    if not path.is_file():
+        return None
+    try:
+        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        str(data["info"]["version"])
+    except (OSError, ValueError, KeyError, TypeError):
+        raise ReleaseError(
+            f"{path} is damaged; delete it and run the release again (nothing was published)."
+        ) from None
+    return data
+
+
+def _write_intent(layout: Layout, data: dict[str, Any]) -> None:
+    path = _intent_path(layout)
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("w", encoding="utf-8") as handle:
+        json.dump(data, handle, indent=1, ensure_ascii=False)
+        handle.flush()
+        os.fsync(handle.fileno())
+    tmp.replace(path)
+
+
+def half_made(layout: Layout) -> list[str]:
+    """Releases recorded but not finished: a pending intent, or no frozen change list."""
+    found = []
+    intent = pending_release(layout)
+    if intent:
+        found.append(str(intent["info"]["version"]))
+    for info, _ in load_releases(layout.datasets):
+        if info.version not in found and not (layout.releases / info.version / CHANGES).is_file():
+            found.append(info.version)
+    return found
+
+
+def _info(data: dict[str, Any]) -> ReleaseInfo:
+    fields = dict(data)
+    for key in ("added", "withdrawn", "revised"):
+        fields[key] = tuple(fields.get(key, ()))
+    return ReleaseInfo(**fields)
+
+
+def _start(archive: Archive, version: str, notes: str, strict: bool) -> dict[str, Any]:
+    """Check, register the DOI, and record the intent: nothing is committed yet."""
+    layout, config = archive.layout, archive.config
+    history = load_releases(layout.datasets)
+    if any(info.version == version for info, _ in history) or tag_exists(layout.datasets, version):
+        raise ReleaseError(
+            f"release {version} exists; releases are immutable. Choose a new version."
+        )
+    problem = published_text.problem(notes, multiline=True)
+    if problem:
+        raise ReleaseError(f"the release notes {problem}; remove it and release again")
+    notes = published_text.normalise(notes)
+    current = subdataset_commits(layout.datasets)
+    before = history[-1][1] if history else {}
+    added = tuple(sorted(set(current) - set(before)))
+    withdrawn = tuple(sorted(set(before) - set(current)))
+    revised = tuple(sorted(p for p in set(current) & set(before) if current[p] != before[p]))
+    credentials = credentials_from_env()
+    warnings = []
+    if not notes.strip():
+        warnings.append("no release notes (write them in Markdown and pass --notes FILE)")
+    if history and not (added or withdrawn or revised):
+        warnings.append(f"nothing changed since release {history[-1][0].version}")
+    if config.doi_prefix and credentials is None:
+        warnings.append(
+            "doi_prefix is set but DATACITE_USERNAME and DATACITE_PASSWORD are not, "
+            "so the DOI would not be registered"
+        )
+    if warnings and strict:
+        raise ReleaseError(
+            "release refused in strict mode: "
+            + "; ".join(warnings)
+            + ". Fix this, or pass --no-strict to release anyway."
+        )
+    info = ReleaseInfo(version, _today(), notes, None, added, withdrawn, revised)
+    previous = history[-1][0] if history else None
+    donations = stored_donations(layout)
+    all_releases = [*(i for i, _ in history), info]
+    registration = register_release_dois(
+        config, info, previous, donations, all_releases, credentials
+    )
+    if registration.status == "registered":
+        info = ReleaseInfo(
+            version, info.date, notes, release_doi(config, info), added, withdrawn, revised
+        )
+    intent = {
+        "info": asdict(info),
+        "datasets": current,
+        "registration": registration.record(),
+        "message": registration.message,
+    }
+    _write_intent(layout, intent)
+    return intent
+
+
+def _resume_legacy(layout: Layout, version: str) -> dict[str, Any] | None:
+    """A release recorded by a run that died before freezing it (no intent was kept then)."""
+    for info, datasets in load_releases(layout.datasets):
+        if info.version == version and not (layout.releases / version / CHANGES).is_file():
+            return {
+                "info": asdict(info),
+                "datasets": datasets,
+                "registration": {"status": "ready", "message": "", "dois": {}},
+                "message": "resumed a release whose DOI registration was not recorded",
+            }
+    return None
 
 
 def release(
@@ -53,58 +175,51 @@ def release(
 ) -> tuple[ReleaseInfo, str]:
     """Publish an immutable release; return it and what happened about its DOI.
 
-    Order matters for atomicity: everything that can refuse (checks, the DOI
-    registration) happens before the first commit; then the superdataset
-    records the release, tags are set, files are frozen and the site rebuilt.
+    A release is a transaction recorded in ``private/release-pending.json``:
+    checks and the DOI registration come first (nothing is committed if they
+    refuse); then the superdataset records the release, tags are set, files
+    are frozen, the site is rebuilt and published, and only then is the
+    release complete. ``release VERSION`` again finishes an interrupted or
+    failed one from where it stopped.
     """
     if not _VERSION.fullmatch(version) or version.endswith((".", ".lock")):
         raise ReleaseError(f"{version!r} is not a usable version; use e.g. 1.0.0 or 2026.11")
-    layout, config = archive.layout, archive.config
+    layout = archive.layout
     committer = committer_for(archive)
-    with locked(layout):
-        history = load_releases(layout.datasets)
-        if any(info.version == version for info, _ in history) or tag_exists(
-            layout.datasets, version
-        ):
+    with locked(layout, "release"):
+        withdrawal.apply(archive, committer)
+        intent = pending_release(layout)
+        if intent is not None and intent["info"]["version"] != version:
+            other = intent["info"]["version"]
             raise ReleaseError(
-                f"release {version} exists; releases are immutable. Choose a new version."
+                f"release {other} is half-made; finish it first with "
+                f"`archive-builder release {layout.root} {other}`."
             )
-        current = subdataset_commits(layout.datasets)
-        before = history[-1][1] if history else {}
-        added = tuple(sorted(set(current) - set(before)))
-        withdrawn = tuple(sorted(set(before) - set(current)))
-        revised = tuple(sorted(p for p in set(current) & set(before) if current[p] != before[p]))
-        credentials = credentials_from_env()
-        warnings = []
-        if not notes.strip():
-            warnings.append("no release notes (write them in Markdown and pass --notes FILE)")
-        if history and not (added or withdrawn or revised):
-            warnings.append(f"nothing changed since release {history[-1][0].version}")
-        if config.doi_prefix and credentials is None:
-            warnings.append(
-                "doi_prefix is set but DATACITE_USERNAME and DATACITE_PASSWORD are not, "
-                "so the DOI would not be registered"
-            )
-        if warnings and strict:
-            raise ReleaseError(
-                "release refused in strict mode: "
-                + "; ".join(warnings)
-                + ". Fix this, or pass --no-strict to release anyway."
-            )
-        info = ReleaseInfo(version, _today(), notes, None, added, withdrawn, revised)
-        previous = history[-1][0] if history else None
-        donations = stored_donations(layout)
-        all_releases = [*(i for i, _ in history), info]
-        registration = register_release_dois(
-            config, info, previous, donations, all_releases, credentials
-        )
-        if registration.status == "registered":
-            info = ReleaseInfo(
-                version, info.date, notes, release_doi(config, info), added, withdrawn, revised
-            )
-            all_releases[-1] = info
-        history.append((info, current))
+        if intent is None:
+            intent = _resume_legacy(layout, version)
+            if intent is not None:
+                _write_intent(layout, intent)
+        if intent is None:
+            intent = _start(archive, version, notes, strict)
+        else:
+            log.warning("resuming release %s from where it stopped", version)
+        info = _finish(archive, intent, committer, progress)
+    return info, str(intent["message"])
+
+
+def _finish(
+    archive: Archive, intent: dict[str, Any], committer: Committer, progress: Progress | None
+) -> ReleaseInfo:
+    """Every step after the intent, each idempotent; the intent goes once all succeeded."""
+    layout = archive.layout
+    info, recorded = _info(intent["info"]), dict(intent["datasets"])
+    version = info.version
+    history = load_releases(layout.datasets)
+    if not any(i.version == version for i, _ in history):
+        history.append((info, recorded))
         save_releases(layout.datasets, history)
+    clear_git_locks(layout.datasets)
+    if git(layout.datasets, "status", "--porcelain", "--", RELEASES, CHANGELOG).strip():
         save(
             layout.datasets,
             f"Release {version}",
@@ -112,16 +227,26 @@ def release(
             layout.datasets / RELEASES,
             layout.datasets / CHANGELOG,
         )
-        if progress:
-            progress(f"release {version}: tags and frozen catalogs", 0, 1)
-        for public_id in (*added, *revised):
-            tag(layout.datasets / public_id, version, committer)
+    fault_point("release.committed")
+    if progress:
+        progress(f"release {version}: tags and frozen catalogs", 0, 1)
+    for public_id in (*info.added, *info.revised):
+        dataset = layout.datasets / public_id
+        if dataset.is_dir() and not tag_exists(dataset, version):
+            clear_git_locks(dataset)
+            tag(dataset, version, committer)
+    if not tag_exists(layout.datasets, version):
         tag(layout.datasets, version, committer)
-        _freeze(archive, info, previous, all_releases, donations)
-        frozen = SiteWriter(layout.releases, keep_prefixes=())
-        frozen.text(f"{version}/doi.json", json.dumps(registration.record(), indent=1) + "\n")
-        build_site(archive, progress)
-    return info, registration.message
+    fault_point("release.tagged")
+    index = next(n for n, (i, _) in enumerate(history) if i.version == version)
+    previous = history[index - 1][0] if index else None
+    releases = [i for i, _ in history[: index + 1]]
+    donations = [d for d in stored_donations(layout) if d.public_id in recorded]
+    _freeze(archive, info, previous, releases, donations, intent["registration"])
+    fault_point("release.frozen")
+    build_site(archive, progress)
+    _intent_path(layout).unlink(missing_ok=True)
+    return info
 
 
 def _freeze(
@@ -130,17 +255,19 @@ def _freeze(
     previous: ReleaseInfo | None,
     releases: list[ReleaseInfo],
     donations: list[StoredDonation],
+    registration: dict[str, Any],
 ) -> None:
-    """The release's catalogs and descriptors, without the donation rate.
+    """Write ``releases/VERSION/``, without the donation rate; ``changes.json`` last.
 
     The donation rate is the pilot's running outcome, published in one current
     version only: two versions of the same counts, suppressed differently,
-    could be subtracted from each other.
+    could be subtracted from each other. ``changes.json`` is written last, as
+    the mark of a finished freeze.
     """
     layout = archive.layout
     folder = layout.releases / info.version
     if folder.exists():
-        shutil.rmtree(folder)  # left by an attempt that did not finish; the tag is new
+        force_rmtree(folder)  # left by an attempt that did not finish
     frozen = SiteWriter(layout.releases, keep_prefixes=())
     write_release_files(
         archive.config,
@@ -152,16 +279,19 @@ def _freeze(
         withdrawals=load_withdrawals(layout.datasets),
         folder=f"{info.version}/",
     )
+    frozen.text(f"{info.version}/doi.json", json.dumps(registration, indent=1) + "\n")
     changed = changes(info, previous.version if previous else None)
-    frozen.text(f"{info.version}/changes.json", json.dumps(changed, indent=1) + "\n")
+    frozen.text(f"{info.version}/{CHANGES}", json.dumps(changed, indent=1) + "\n")
 
 
 def withdraw(archive: Archive, donation_id: str, progress: Progress | None = None) -> Result:
     """Withdraw a donation: out of the datasets, the store, the site and every frozen release.
 
     The portal's donation id finds the donation again through the keyed hash;
-    nothing that links the two is kept. The private log records the public
-    id and the time, not the donation id.
+    nothing that links the two is kept. The intent (public id and day) is
+    recorded first, so that an interrupted withdrawal is completed by the next
+    command; the private log records the public id and the time, not the
+    donation id.
     """
     if not _DONATION_ID.fullmatch(donation_id):
         raise ReleaseError(
@@ -170,70 +300,39 @@ def withdraw(archive: Archive, donation_id: str, progress: Progress | None = Non
         )
     layout = archive.layout
     public_id = keys.public_id(archive.key, donation_id)
-    committer = committer_for(archive)
-    with locked(layout):
-        withdrawals = load_withdrawals(layout.datasets)
-        already = any(w.public_id == public_id for w in withdrawals)
+    with locked(layout, "withdraw"):
+        recorded = {w.public_id: w for w in load_withdrawals(layout.datasets)}
+        waiting = {w.public_id: w for w in withdrawal.pending(layout)}
         present = is_registered(layout, public_id)
-        if not already and not present:
+        if public_id not in recorded and public_id not in waiting and not present:
             raise ReleaseError(
                 "no donation with that donation id is in the archive; check the id "
                 "(nothing was changed)"
             )
-        day = next((w.date for w in withdrawals if w.public_id == public_id), _today())
-        if not already:
-            withdrawals.append(Withdrawal(public_id, day))
-            save_withdrawals(layout.datasets, withdrawals)
-            save(
-                layout.datasets,
-                f"Withdraw donation {public_id}",
-                committer,
-                layout.datasets / WITHDRAWALS,
+        earlier = recorded.get(public_id) or waiting.get(public_id)
+        if earlier is None or present:
+            day = earlier.date if earlier else _today()
+            withdrawal.request(layout, Withdrawal(public_id, day))
+            _log_withdrawal(layout, public_id)
+            fault_point("withdraw.requested")
+        elif not waiting and not present:
+            if withdrawal.pending(layout):
+                build_site(archive, progress)
+            return Result(
+                "withdraw",
+                "notneeded",
+                public_id,
+                f"{public_id} was already withdrawn on {earlier.date}; nothing changed",
+                public_id,
             )
-        if present:
-            remove_donation(layout.datasets, public_id, f"Withdraw donation {public_id}", committer)
-        purged = purge_from_store(layout.store, public_id)
-        scrubbed = _scrub_releases(archive, public_id, day)
-        _log_withdrawal(layout, public_id)
         build_site(archive, progress)
-    if present or purged or scrubbed or not already:
-        return Result(
-            "withdraw",
-            "ok",
-            public_id,
-            f"{public_id} withdrawn: removed from the datasets, the store and the site",
-            public_id,
-        )
     return Result(
         "withdraw",
-        "notneeded",
+        "ok",
         public_id,
-        f"{public_id} was already withdrawn on {day}; nothing changed",
+        f"{public_id} withdrawn: removed from the datasets, the store and the site",
         public_id,
     )
-
-
-def _scrub_releases(archive: Archive, public_id: str, day: str) -> bool:
-    """Remove the donation's rows from every frozen release, and re-describe those releases."""
-    layout = archive.layout
-    history = load_releases(layout.datasets)
-    donations = stored_donations(layout)
-    touched = False
-    for index, (info, _) in enumerate(history):
-        folder = layout.releases / info.version
-        if folder.is_dir() and scrub(folder, public_id, day):
-            touched = True
-            previous = history[index - 1][0] if index else None
-            kept = [d for d in donations if d.public_id in history[index][1]]
-            write_release_descriptors(
-                archive.config,
-                kept,
-                info,
-                previous,
-                SiteWriter(layout.releases, keep_prefixes=()),
-                folder=f"{info.version}/",
-            )
-    return touched
 
 
 def _log_withdrawal(layout: Layout, public_id: str) -> None:

@@ -38,30 +38,39 @@ def changes(info: ReleaseInfo, previous: str | None) -> dict[str, object]:
     }
 
 
-def scrub(release_dir: Path, public_id: str, day: str) -> bool:
-    """Remove a withdrawn donation's rows and files from one frozen release."""
+def _replace(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+
+
+def scrub(release_dir: Path, public_id: str, day: str, *, contained: bool = False) -> bool:
+    """Remove a withdrawn donation's rows from one frozen release; say whether any were there.
+
+    Idempotent, and it repairs what an interrupted run left: every catalog's
+    ``.sha256`` is made to match, and ``withdrawn.json`` lists the donation
+    whenever the release held it (``contained``) or held rows of it.
+    """
     touched = False
     for table_path in sorted(release_dir.rglob("*.parquet")):
         table = pq.read_table(table_path)
-        if "public_id" not in table.column_names:
-            continue
-        keep = pc.not_equal(table.column("public_id"), public_id)
-        filtered = table.filter(keep)
-        if filtered.num_rows == table.num_rows:
-            continue
-        tmp = table_path.with_suffix(".parquet.tmp")
-        pq.write_table(filtered, tmp, compression="zstd")
-        tmp.replace(table_path)
-        digest = hashlib.sha256(table_path.read_bytes()).hexdigest()
-        table_path.with_name(table_path.name + ".sha256").write_text(
-            f"{digest}  {table_path.name}\n", encoding="ascii"
-        )
-        touched = True
+        if "public_id" in table.column_names:
+            keep = pc.fill_null(pc.not_equal(table.column("public_id"), public_id), True)
+            filtered = table.filter(keep)
+            if filtered.num_rows != table.num_rows:
+                tmp = table_path.with_suffix(".parquet.tmp")
+                pq.write_table(filtered, tmp, compression="zstd")
+                tmp.replace(table_path)
+                touched = True
+        sidecar = table_path.with_name(table_path.name + ".sha256")
+        line = f"{hashlib.sha256(table_path.read_bytes()).hexdigest()}  {table_path.name}\n"
+        if not sidecar.is_file() or sidecar.read_text(encoding="ascii", errors="replace") != line:
+            _replace(sidecar, line.encode("ascii"))
     withdrawn_file = release_dir / "withdrawn.json"
     listed = json.loads(withdrawn_file.read_text()) if withdrawn_file.is_file() else []
-    if touched and not any(item["public_id"] == public_id for item in listed):
+    if (touched or contained) and not any(item["public_id"] == public_id for item in listed):
         listed.append({"public_id": public_id, "withdrawn": day})
-        withdrawn_file.write_text(json.dumps(listed, indent=1) + "\n", encoding="utf-8")
+        _replace(withdrawn_file, (json.dumps(listed, indent=1) + "\n").encode("utf-8"))
     return touched
 
 
