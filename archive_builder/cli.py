@@ -271,7 +271,8 @@ def build(directory: Path, quiet: bool) -> None:
 def release(directory: Path, version: str, notes: Path | None, strict: bool, quiet: bool) -> None:
     """Publish release VERSION: tags, CHANGELOG.md, changes.json and frozen catalogs.
 
-    Releases are immutable: an existing VERSION is refused.
+    Releases are immutable: an existing VERSION is refused. A release that was
+    interrupted or failed is finished by running the same command again.
     """
     from .release import actions
 

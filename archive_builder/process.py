@@ -76,7 +76,8 @@ def run(
         shown = " ".join(str(a) for a in args)
         output = (result.stderr or "") + (result.stdout or "")
         if "No space left on device" in output or "Disk quota exceeded" in output:
-            raise DiskFullError(disk_full_message(f"`{argv[0].rsplit('/', 1)[-1]}` in {cwd}"))
+            where = cwd or (argv[argv.index("-C") + 1] if "-C" in argv else "")
+            raise DiskFullError(disk_full_message(f"`{argv[0].rsplit('/', 1)[-1]}` in {where}"))
         detail = (result.stderr or result.stdout).strip().splitlines()[-5:]
         raise ToolError(f"`{shown}` failed in {cwd}:\n  " + "\n  ".join(detail))
     return result

@@ -1,25 +1,36 @@
-"""Writing into ``site/``: every file atomically, unchanged files untouched, stale files removed.
+"""Writing the site: a new folder swapped in whole, unchanged files untouched, stale ones removed.
 
-All stages that publish (catalog, fair, site, store) write through one
-:class:`SiteWriter` per build. A file whose bytes did not change keeps its
-mtime (so a sync to the web host moves only what changed); every write goes
-to a temporary file first and replaces the old one in one rename; files the
-build did not produce are removed at the end, except under prefixes another
-stage manages (the DataLad store).
+A build never writes into the live ``site/``. It stages ``site.partial/``
+beside it, in which every file of the live site (the DataLad store included)
+is a hard link, so that an unchanged file costs one link and keeps its inode
+and mtime (a sync to the web host moves only what changed). All stages that
+publish (catalog, fair, site) write through one :class:`SiteWriter` on that
+folder: every write goes to a temporary file and replaces the link in one
+rename, only when the bytes differ; files the build did not produce are
+removed at the end, except under prefixes another stage manages (the store).
+Then :func:`swap` exchanges the two folders in one ``renameat2(RENAME_EXCHANGE)``
+call: a reader sees the old site or the new one, never a mix, and ``site/``
+stays a plain folder (no symlink to follow when it is copied or served).
 """
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import hashlib
 import os
 import re
+import shutil
 import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from .store.cleanup import force_rmtree
+
 MANAGED_ELSEWHERE = ("store/",)
+NEXT = ".next"  # the staging twin of site/: site.next/
 
 
 class SiteWriter:
@@ -110,11 +121,12 @@ def parse_sums(data: bytes) -> tuple[dict[str, str], list[str]]:
     """The digests a ``SHA256SUMS`` lists, and what is wrong with its lines."""
     sums: dict[str, str] = {}
     problems: list[str] = []
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        return {}, [f"site/{SUMS} is not UTF-8 text"]
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, raw in enumerate(data.splitlines(), start=1):
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            problems.append(f"site/{SUMS} line {number} is not UTF-8 text")
+            continue
         digest, sep, name = line.partition("  ")
         if not sep or not DIGEST.fullmatch(digest) or not _safe_relpath(name):
             problems.append(f"site/{SUMS} line {number} is not `<sha256>  <relative path>`")
@@ -163,3 +175,139 @@ def walk_site(site: Path) -> tuple[set[str], list[str]]:
                     odd.append(f"site/{rel} is not a regular file")
         dirnames[:] = [d for d in dirnames if not (Path(dirpath) / d).is_symlink()]
     return files, odd
+
+
+def staging_folder(site: Path) -> Path:
+    return site.with_name(site.name + NEXT)
+
+
+def _kind(entry: os.DirEntry[str]) -> str:
+    if entry.is_symlink():
+        return "link"
+    if entry.is_dir(follow_symlinks=False):
+        return "dir"
+    return "file" if entry.is_file(follow_symlinks=False) else "other"
+
+
+def mirror(source: Path, target: Path) -> None:
+    """Make ``target`` a hard-linked twin of ``source``: the same names, the same inodes.
+
+    Only what differs costs anything: an entry already linked to the same
+    inode is left alone (``scandir`` gives inodes without a ``stat``), others
+    are linked, and entries ``source`` lacks are removed. Special files are
+    not copied.
+    """
+    target.mkdir(exist_ok=True)
+    with os.scandir(source) as listing:
+        wanted = {entry.name: entry for entry in listing}
+    with os.scandir(target) as listing:
+        present = {entry.name: entry for entry in listing}
+    kept = set()
+    for name, entry in present.items():
+        theirs = wanted.get(name)
+        kind = _kind(entry)
+        same = theirs is not None and _kind(theirs) == kind
+        if same and theirs is not None and kind == "file":
+            same = theirs.inode() == entry.inode()
+        elif same and theirs is not None and kind == "link":
+            same = Path(theirs.path).readlink() == Path(entry.path).readlink()
+        if same:
+            kept.add(name)
+        else:
+            force_rmtree(Path(entry.path))
+    for name, entry in wanted.items():
+        kind = _kind(entry)
+        here = target / name
+        if kind == "dir":
+            mirror(Path(entry.path), here)
+        elif name in kept:
+            continue
+        elif kind == "file":
+            _link(Path(entry.path), here)
+        elif kind == "link":
+            here.symlink_to(Path(entry.path).readlink())
+
+
+def stage(site: Path) -> Path:
+    """``site.next/``, made a hard-linked twin of the live site (the store included).
+
+    Between builds it already is one (see :func:`swap`), so staging costs a
+    directory listing per folder and a link per file the last publication
+    added; whatever an interrupted build left there is repaired the same way.
+    """
+    partial = staging_folder(site)
+    if partial.is_symlink() or (partial.exists() and not partial.is_dir()):
+        partial.unlink()
+    partial.mkdir(exist_ok=True)
+    if site.is_dir() and not site.is_symlink():
+        mirror(site, partial)
+    else:
+        force_rmtree(partial)
+        partial.mkdir()
+    return partial
+
+
+def _link(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)
+    except OSError as exc:
+        if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK):
+            raise
+        shutil.copy2(source, target)
+
+
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths atomically (Linux ``renameat2``); False where the system cannot."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    result = renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
+    if result == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):
+        return False
+    raise OSError(code, os.strerror(code), str(b))
+
+
+def swap(partial: Path, site: Path, touched: Iterable[str] | None = None) -> None:
+    """Make ``partial`` the live site in one step; the old one becomes the new site's twin.
+
+    After the exchange the old site sits in ``partial``'s place. Bringing it
+    up to the new site removes what the new site no longer has (a withdrawn
+    donation's files included) and leaves a twin for the next build to stage:
+    only the paths in ``touched`` (what the build wrote or removed) when given,
+    else by mirroring the whole tree.
+    """
+    if not site.exists() and not site.is_symlink():
+        partial.rename(site)
+    elif not _exchange(partial, site):
+        # No atomic exchange here (another OS, an old kernel, a network file system):
+        # two renames, and a moment without a site in between.
+        old = site.with_name(site.name + ".old")
+        if old.exists():
+            force_rmtree(old)
+        site.rename(old)
+        partial.rename(site)
+        old.rename(partial)
+    if not partial.exists():
+        return
+    if touched is None:
+        mirror(site, partial)
+        return
+    for relpath in touched:
+        live, old = site / relpath, partial / relpath
+        if live.is_file() and not live.is_symlink():
+            old.parent.mkdir(parents=True, exist_ok=True)
+            tmp = old.with_name(f".tmp-link-{old.name}")
+            tmp.unlink(missing_ok=True)
+            _link(live, tmp)
+            tmp.replace(old)
+        elif old.is_file() or old.is_symlink():
+            old.unlink()

@@ -201,7 +201,8 @@ def test_a_hostile_description_reaches_no_page_as_a_link(archive_dir: Path) -> N
     text = config.read_text()
     start = text.index('description = """') + len('description = """')
     config.write_text(
-        text[:start] + "\n[x](javascript:alert(1)) ![t](https://tracker.example/p.gif)\n"
+        text[:start]
+        + "\n[x](javascript:alert(1)) ![t](https://tracker.example/p.gif)\n"
         + text[text.index('"""', start) :]
     )
     assert run_cli("build", archive_dir).exit_code == 0
@@ -268,3 +269,13 @@ def test_serve_follows_no_link_out_of_the_site(tmp_path: Path) -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_busy_archive_names_the_command_holding_it(archive_dir: Path) -> None:
+    from archive_builder.archive import Layout, locked
+
+    with locked(Layout(archive_dir.resolve()), "release"):
+        result = run_cli("build", archive_dir)
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "`release` (pid" in result.output and "started" in result.output
+    assert "wait for it to finish" in result.output

@@ -13,6 +13,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from .. import text as published_text
 from .model import ReleaseInfo, Withdrawal
 
 RELEASES = "releases.json"
@@ -36,6 +37,8 @@ def load_releases(superdataset: Path) -> list[tuple[ReleaseInfo, dict[str, str]]
     out = []
     for item in _read(superdataset / RELEASES):
         datasets = dict(item.pop("datasets", {}))
+        # Notes released before they were checked: published without what XML cannot hold.
+        item["notes"] = published_text.clean(str(item.get("notes", "")), multiline=True)
         for key in ("added", "withdrawn", "revised"):
             item[key] = tuple(item.get(key, ()))
         out.append((ReleaseInfo(**item), datasets))

@@ -21,10 +21,12 @@ from pathlib import Path
 
 from ..archive import Archive, Layout
 from ..fair import write_release_descriptors
+from ..faults import fault_point
 from ..sitefiles import SiteWriter
 from ..store.cleanup import clear_git_locks
 from ..store.content import StoredDonation, read_donation
 from ..store.datasets import Committer, git, registered
+from ..store.donations import undo_half_commit
 from ..store.withdraw import sweep_store, unregister
 from .freeze import scrub
 from .model import Withdrawal
@@ -119,12 +121,17 @@ def apply(archive: Archive, committer: Committer) -> list[Withdrawal]:
     """
     layout = archive.layout
     todo = pending(layout)
+    if todo:
+        # Whatever an interrupted command left staged is not part of the withdrawal.
+        undo_half_commit(layout.datasets)
     for withdrawal in todo:
         pid = withdrawal.public_id
         message = f"Withdraw donation {pid}"
         _record(layout.datasets, withdrawal, committer)
         unregister(layout.datasets, pid, committer, message)
+        fault_point("withdraw.unregistered")
         _scrub_releases(archive, withdrawal)
+        fault_point("withdraw.scrubbed")
     if todo:
         removed = sweep_store(layout.store, layout.datasets)
         log.info("withdrawal: removed from the store: %s", ", ".join(removed) or "nothing")

@@ -11,13 +11,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pydicom.dataset import Dataset
 
+from .. import text as published_text
 from .objects import dataset_id
+
+log = logging.getLogger(__name__)
 
 RECORD = "donation.json"
 REPORT = "deid-report.json"
@@ -162,9 +166,36 @@ class StoredDonation:
         return sorted({i["Modality"] for i in self.instances if i["Modality"]})
 
 
+def _publishable(value: Any, found: list[str]) -> Any:
+    """``value`` with every string cleaned of what no page or descriptor can hold."""
+    if isinstance(value, str):
+        cleaned = published_text.clean(value)
+        if cleaned != value:
+            found.append(value)
+        return cleaned
+    if isinstance(value, dict):
+        return {key: _publishable(item, found) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_publishable(item, found) for item in value]
+    return value
+
+
 def read_donation(path: Path) -> StoredDonation:
+    """A donation as stored. Text that intake would refuse today (a record ingested before
+    the check existed) is published without the offending characters, with a warning."""
+
     def load(name: str) -> Any:
-        return json.loads((path / name).read_text(encoding="utf-8"))
+        found: list[str] = []
+        data = _publishable(json.loads((path / name).read_text(encoding="utf-8")), found)
+        if found:
+            log.warning(
+                "%s/%s holds %d value(s) with control characters or bidirectional overrides; "
+                "they are published without those characters",
+                path.name,
+                name,
+                len(found),
+            )
+        return data
 
     return StoredDonation(
         path.name, path, load(RECORD), load(REPORT), load(INSTANCES), dataset_id(path)

@@ -31,6 +31,7 @@ import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from ..faults import fault_point
 from ..process import run
 from .datasets import Committer, datalad, git
 
@@ -133,6 +134,10 @@ def _special_remote_uuid(dataset: Path) -> str | None:
     return None
 
 
+def _local_uuid(dataset: Path) -> str:
+    return git(dataset, "config", "--get", f"remote.{STORAGE}.annex-uuid", check=False).strip()
+
+
 def _public_url_recorded(dataset: Path, public: str) -> bool:
     text = git(dataset, "cat-file", "-p", "git-annex:remote.log", check=False)
     return any(
@@ -173,10 +178,11 @@ def ensure_sibling(
     git(dataset, "config", f"remote.{STORAGE}.ora-url", local)
     git(dataset, "config", f"remote.{STORAGE}.ora-push-url", local)
     _ensure_layout(bare)
-    uuid = _special_remote_uuid(dataset)
-    if uuid is None:
-        git(
-            dataset,
+    if _special_remote_uuid(dataset) is None:
+        args = [
+            "git",
+            "-C",
+            str(dataset),
             "annex",
             "initremote",
             STORAGE,
@@ -185,16 +191,23 @@ def ensure_sibling(
             "encryption=none",
             "autoenable=true",
             f"url={public}",
-            committer=committer,
-        )
-        uuid = _special_remote_uuid(dataset)
-        if uuid is None:
-            raise RuntimeError(f"git annex initremote made no {STORAGE} in {dataset}")
+        ]
+        env = committer.env
+        first = run(args, identity=committer.identity, extra_env=env, check=False)
+        if first.returncode != 0:
+            if "already a special remote" not in first.stderr + first.stdout:
+                run(args, identity=committer.identity, extra_env=env)  # raises, saying why
+            # An initremote interrupted before git-annex committed its journal.
+            git(dataset, "annex", "enableremote", STORAGE, f"url={public}", committer=committer)
     else:
         # Known to the git-annex branch (an interrupted setup, a copied archive, a new
         # base_url): enable it here, with the public URL recorded.
         extra = [] if _public_url_recorded(dataset, public) else [f"url={public}"]
         git(dataset, "annex", "enableremote", STORAGE, *extra, committer=committer)
+    fault_point("publish.sibling")
+    uuid = _local_uuid(dataset)
+    if not uuid:
+        raise RuntimeError(f"git annex could not set up {STORAGE} in {dataset}")
     # Remembered locally so that the next build needs no git call to know it is recorded.
     git(dataset, "config", f"remote.{STORAGE}.{_RECORDED}", public)
     _ensure_bare(bare, uuid)

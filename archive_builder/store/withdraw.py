@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from ..faults import fault_point
 from .cleanup import clear_git_locks, force_rmtree
 from .datasets import Committer, git, registered
 from .publish import SUPER_ALIAS, dataset_id, published_repositories
@@ -35,6 +36,7 @@ def unregister(superdataset: Path, public_id: str, committer: Committer, message
             modules.unlink()
     if git(superdataset, "diff", "--cached", "--name-only").strip():
         git(superdataset, "commit", "-q", "-m", message, committer=committer)
+    fault_point("withdraw.committed")
     force_rmtree(superdataset / public_id)
 
 
@@ -55,7 +57,7 @@ def sweep_store(store: Path, superdataset: Path) -> list[str]:
         wanted = {SUPER_ALIAS, *names}
         for link in sorted(aliases.iterdir()):
             if link.name not in wanted or not link.resolve().is_dir():
-                link.unlink() if link.is_symlink() or link.is_file() else force_rmtree(link)
+                force_rmtree(link)
                 removed.append(f"alias/{link.name}")
     for dsid, path in sorted(published_repositories(store).items()):
         if dsid not in keep:
