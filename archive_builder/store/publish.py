@@ -199,9 +199,10 @@ def ensure_sibling(
                 run(args, identity=committer.identity, extra_env=env)  # raises, saying why
             # An initremote interrupted before git-annex committed its journal.
             git(dataset, "annex", "enableremote", STORAGE, f"url={public}", committer=committer)
-    else:
-        # Known to the git-annex branch (an interrupted setup, a copied archive, a new
-        # base_url): enable it here, with the public URL recorded.
+    elif not (_local_uuid(dataset) and _public_url_recorded(dataset, public)):
+        # Known to the git-annex branch but not enabled here with the public URL recorded
+        # (an interrupted setup, a new base_url): enable it. A moved or copied archive
+        # has it enabled already and needs only the local overrides above.
         extra = [] if _public_url_recorded(dataset, public) else [f"url={public}"]
         git(dataset, "annex", "enableremote", STORAGE, *extra, committer=committer)
     fault_point("publish.sibling")
