@@ -34,6 +34,7 @@ from pathlib import Path
 from ..faults import fault_point
 from ..process import run
 from .datasets import Committer, datalad, git
+from .objects import dataset_id as read_dataset_id
 
 log = logging.getLogger(__name__)
 
@@ -57,11 +58,10 @@ def _local_url(store: Path) -> str:
 
 def dataset_id(dataset: Path) -> str:
     """The DataLad id of a dataset, read from its committed ``.datalad/config``."""
-    for line in (dataset / ".datalad" / "config").read_text(encoding="utf-8").splitlines():
-        key, sep, value = line.strip().partition("=")
-        if sep and key.strip() == "id":
-            return value.strip()
-    raise ValueError(f"{dataset} has no DataLad id")
+    found = read_dataset_id(dataset)
+    if found is None:
+        raise ValueError(f"{dataset} has no DataLad id")
+    return found
 
 
 def repository_path(store: Path, dsid: str) -> Path:
