@@ -20,6 +20,9 @@ from pathlib import Path
 
 from .errors import ArchiveError, DiskFullError, disk_full_message
 
+# How git, git-annex and DataLad say that the disk (or the quota) is full.
+_DISK_FULL = ("No space left on device", "Disk quota exceeded", "Out of diskspace")
+
 
 class ToolError(ArchiveError, RuntimeError):
     """A git, git-annex or DataLad command failed."""
@@ -75,7 +78,7 @@ def run(
     if check and result.returncode != 0:
         shown = " ".join(str(a) for a in args)
         output = (result.stderr or "") + (result.stdout or "")
-        if "No space left on device" in output or "Disk quota exceeded" in output:
+        if any(sign in output for sign in _DISK_FULL):
             where = cwd or (argv[argv.index("-C") + 1] if "-C" in argv else "")
             raise DiskFullError(disk_full_message(f"`{argv[0].rsplit('/', 1)[-1]}` in {where}"))
         detail = (result.stderr or result.stdout).strip().splitlines()[-5:]

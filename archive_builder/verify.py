@@ -169,14 +169,22 @@ def verify_store(archive: Archive) -> list[str]:
 
 
 def _allowed_mentions(public_id: str, relpath: str) -> bool:
-    """Where a withdrawn donation's opaque id may still appear: its withdrawal notices."""
+    """Where a withdrawn donation's opaque id may still appear: its withdrawal notices.
+
+    Its tombstone (page and signposting linkset), the release pages and change
+    lists that name what each release added or withdrew, the ``_headers`` file
+    that gives every page its links, and ``SHA256SUMS``.
+    """
     parts = relpath.split("/")
-    return relpath in (f"datasets/{public_id}/index.html", "releases/index.html", SUMS) or (
-        len(parts) == 3 and parts[0] == "releases" and parts[2] in _NOTICES
+    return (
+        relpath in (SUMS, "_headers", "releases/index.html")
+        or (parts[:2] == ["datasets", public_id] and len(parts) == 3 and parts[2] in _TOMBSTONE)
+        or (len(parts) == 3 and parts[0] == "releases" and parts[2] in _NOTICES)
     )
 
 
-_NOTICES = ("changes.json", "withdrawn.json")
+_TOMBSTONE = ("index.html", "linkset.json")
+_NOTICES = ("index.html", "changes.json", "withdrawn.json")
 _GZIP = b"\x1f\x8b"
 
 
@@ -219,7 +227,7 @@ def verify_withdrawals(layout: Layout) -> list[str]:
     for public_id in sorted(ids):
         folder = site / "datasets" / public_id
         if folder.is_dir():
-            extra = sorted(p.name for p in folder.iterdir() if p.name != "index.html")
+            extra = sorted(p.name for p in folder.iterdir() if p.name not in _TOMBSTONE)
             if extra:
                 problems.append(
                     f"site/datasets/{public_id}/ still holds files of a withdrawn donation: "

@@ -172,7 +172,8 @@ def assert_sound(
     names = {p.name for p in site.rglob("*")}
     for public_id, keys in withdrawn.items():
         assert not (root / "datasets" / public_id).exists()
-        assert sorted(p.name for p in (site / "datasets" / public_id).iterdir()) == ["index.html"]
+        tombstone = sorted(p.name for p in (site / "datasets" / public_id).iterdir())
+        assert tombstone == ["index.html", "linkset.json"]
         assert not set(keys) & names, "an annexed file of a withdrawn donation is still served"
         for table in site.rglob("*.parquet"):
             rows = pq.read_table(table).to_pylist()
