@@ -1,6 +1,6 @@
 """Writing the site: a new folder swapped in whole, unchanged files untouched, stale ones removed.
 
-A build never writes into the live ``site/``. It stages ``site.partial/``
+A build never writes into the live ``site/``. It stages ``site.next/``
 beside it, in which every file of the live site (the DataLad store included)
 is a hard link, so that an unchanged file costs one link and keeps its inode
 and mtime (a sync to the web host moves only what changed). All stages that

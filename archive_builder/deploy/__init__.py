@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..archive import Archive, locked
-from ..verify import SUMS
+from ..sitefiles import SUMS
 from .errors import DeployError
 from .files import PENDING, plan, site_files
 from .targets import open_target
@@ -44,7 +44,7 @@ def deploy(
     """Make ``url`` (``s3://bucket/prefix`` or a folder) hold exactly the built site."""
     layout = archive.layout
     target = open_target(url, endpoint_url)
-    with locked(layout):
+    with locked(layout, "deploy"):
         site = layout.site.resolve()  # site/ may be a link to the current build
         if not (site / SUMS).is_file():
             raise DeployError(f"{layout.site} holds no built site; run `archive-builder build`.")

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..mediatypes import content_type
-from ..verify import SUMS, read_sums
+from ..sitefiles import SUMS, read_sums
 
 MANIFEST = ".deploy/manifest.json.gz"  # in the target, beside the site; not part of it
 IMMUTABLE = "immutable"  # the manifest's digest of a content-addressed file
