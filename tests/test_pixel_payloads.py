@@ -15,12 +15,21 @@ import numpy as np
 import pydicom
 import pytest
 from conftest import record, run_cli
-from pixel_cases import FAMILY, STUDY_UID, cases, jpeg_with_payloads, leaks, sample, write_cases
+from pixel_cases import (
+    FAMILY,
+    SECRET,
+    STUDY_UID,
+    cases,
+    jpeg_with_payloads,
+    leaks,
+    sample,
+    write_cases,
+)
 from pydicom.encaps import generate_frames
 
 from archive_builder import keys
 from archive_builder.archive import open_archive
-from archive_builder.pixels.payloads import PayloadError, check_rle, strip_j2k, strip_jpeg
+from archive_builder.pixels.payloads import PayloadError, strip_j2k, strip_jpeg, strip_rle
 from archive_builder.site.previews import render_preview
 
 CASES = cases()
@@ -198,6 +207,97 @@ def test_a_jpeg_frame_that_cannot_be_parsed_is_refused(damage: bytes) -> None:
 def test_an_rle_segment_with_bytes_beyond_its_image_is_refused() -> None:
     ds = sample("MR_small_RLE.dcm")
     frame = next(generate_frames(ds.PixelData, number_of_frames=1))
-    check_rle(frame, ds.Rows, ds.Columns)
+    strip_rle(frame, ds.Rows, ds.Columns)
     with pytest.raises(PayloadError):
-        check_rle(frame + b"\x05" + FAMILY.encode() + b"\x00", ds.Rows, ds.Columns)
+        strip_rle(frame + b"\x05" + FAMILY.encode() + b"\x00", ds.Rows, ds.Columns)
+
+
+# -- free bytes inside the segments a decoder needs (red-team review) -------------------------
+# Each frame is published in canonical form: only the segments a decoder needs, each
+# written from its parsed fields, holding only what the image uses.
+
+SECRET_BYTES = SECRET.encode()
+
+
+def _compressed(name: str) -> pydicom.Dataset:
+    """A compressed file of pydicom's test data as a CT instance of the patient's study."""
+    from pixel_cases import patient_instance
+
+    ds = patient_instance(sample(name), 20, Modality="CT")
+    ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.2"
+    return ds
+
+
+def _one_frame(ds: pydicom.Dataset) -> bytes:
+    frames = list(generate_frames(ds.PixelData, number_of_frames=1))
+    assert len(frames) == 1
+    return frames[0]
+
+
+def _deid(ds: pydicom.Dataset, tmp_path: Path) -> list[Path]:
+    """Run ``archive-builder deid`` on a folder holding ``ds``; the files it writes."""
+    source, out = tmp_path / "in", tmp_path / "out"
+    source.mkdir()
+    ds.save_as(source / "image.dcm", enforce_file_format=True)
+    result = run_cli("deid", source, out, "--key-file", tmp_path / "deid.key")
+    assert result.exit_code == 0, result.output
+    assert "ok" in result.output, result.output  # published, not excluded or refused
+    files = [p for p in out.rglob("*") if p.is_file()]
+    assert any(p.suffix == ".dcm" for p in files)
+    return files
+
+
+def _assert_unpublished(files: list[Path], needle: bytes) -> None:
+    found = [p.name for p in files if needle in p.read_bytes()]
+    assert not found, f"{needle!r} published in {found}"
+
+
+def test_text_in_the_unused_offsets_of_an_rle_header_is_not_published(tmp_path: Path) -> None:
+    import struct
+
+    from pydicom.encaps import encapsulate
+
+    ds = _compressed("MR_small_RLE.dcm")
+    frame = _one_frame(ds)
+    count = struct.unpack("<L", frame[:4])[0]
+    unused = 4 * (15 - count)  # PS3.5 G.5: the offsets of absent segments are 0
+    assert len(SECRET_BYTES) <= unused
+    ds.PixelData = encapsulate([frame[: 4 + 4 * count] + SECRET_BYTES.ljust(unused) + frame[64:]])
+    _assert_unpublished(_deid(ds, tmp_path), SECRET_BYTES)
+
+
+def _unused_table(kind: str) -> bytes:
+    """A JPEG table segment defining table 3, which no component uses: decoders accept it."""
+    import struct
+
+    if kind == "DQT":  # 8-bit quantization table: 64 arbitrary values
+        return b"\xff\xdb" + struct.pack(">H", 67) + b"\x03" + SECRET_BYTES.ljust(64, b"!")
+    counts = bytes([0, 0, 0, 0, len(SECRET_BYTES), *[0] * 11])  # AC Huffman table: any symbols
+    return b"\xff\xc4" + struct.pack(">H", 19 + len(SECRET_BYTES)) + b"\x13" + counts + SECRET_BYTES
+
+
+@pytest.mark.parametrize("kind", ["DQT", "DHT"])
+@pytest.mark.parametrize("name", ["SC_rgb_jpeg_dcmtk.dcm", "JPEG-LL.dcm"])
+def test_text_in_an_unused_jpeg_table_is_not_published(
+    tmp_path: Path, name: str, kind: str
+) -> None:
+    from pydicom.encaps import encapsulate
+
+    ds = _compressed(name)
+    frame = _one_frame(ds)
+    ds.PixelData = encapsulate([frame[:2] + _unused_table(kind) + frame[2:]])
+    _assert_unpublished(_deid(ds, tmp_path), SECRET_BYTES)
+
+
+@pytest.mark.parametrize("name", ["SC_rgb_jpeg_dcmtk.dcm", "JPEG-LL.dcm"])
+def test_text_after_the_last_scan_before_end_of_image_is_not_published(
+    tmp_path: Path, name: str
+) -> None:
+    from pydicom.encaps import encapsulate
+
+    ds = _compressed(name)
+    frame = _one_frame(ds)
+    end = frame.rindex(b"\xff\xd9")
+    # libjpeg warns "extraneous bytes before marker 0xd9" and decodes the image
+    ds.PixelData = encapsulate([frame[:end] + SECRET_BYTES + frame[end:]])
+    _assert_unpublished(_deid(ds, tmp_path), SECRET_BYTES)

@@ -36,10 +36,10 @@ from pydicom.uid import (
 from .frames import DecodeError, decode, frame_count, pixel_dataset
 from .payloads import (
     PayloadError,
-    check_rle,
     native_length_problem,
     strip_j2k,
     strip_jpeg,
+    strip_rle,
     unused_bits_problem,
 )
 
@@ -200,9 +200,7 @@ def _stripped(
         clean = [strip_jpeg(frame) for frame in frames]
     else:
         rows, columns = _int(ds, "Rows"), _int(ds, "Columns")
-        for frame in frames:
-            check_rle(frame, rows, columns)
-        clean = frames
+        clean = [strip_rle(frame, rows, columns) for frame in frames]
     if _unchanged(data, frames, clean):
         return None
     rebuilt = _encapsulated(clean, extended is not None)
