@@ -29,7 +29,8 @@ from pydicom.encaps import generate_frames
 
 from archive_builder import keys
 from archive_builder.archive import open_archive
-from archive_builder.pixels.payloads import PayloadError, strip_j2k, strip_jpeg, strip_rle
+from archive_builder.pixels.jpeg import strip_jpeg
+from archive_builder.pixels.payloads import PayloadError, strip_j2k, strip_rle
 from archive_builder.site.previews import render_preview
 
 CASES = cases()
@@ -301,3 +302,164 @@ def test_text_after_the_last_scan_before_end_of_image_is_not_published(
     # libjpeg warns "extraneous bytes before marker 0xd9" and decodes the image
     ds.PixelData = encapsulate([frame[:end] + SECRET_BYTES + frame[end:]])
     _assert_unpublished(_deid(ds, tmp_path), SECRET_BYTES)
+
+
+def _segment(marker: int, payload: bytes) -> bytes:
+    import struct
+
+    return bytes((0xFF, marker)) + struct.pack(">H", len(payload) + 2) + payload
+
+
+def _pillow_jpeg(**options: object) -> bytes:
+    """A small greyscale JPEG written by Pillow (JFIF header; ``options`` as Pillow takes
+    them: restart markers, progressive coding)."""
+    from io import BytesIO
+
+    from PIL import Image
+
+    values = (np.add.outer(np.arange(48), np.arange(64)) * 3 % 251).astype(np.uint8)
+    out = BytesIO()
+    Image.fromarray(values).save(out, "JPEG", quality=90, **options)
+    return out.getvalue()
+
+
+def _pillow_pixels(frame: bytes) -> np.ndarray:
+    from io import BytesIO
+
+    from PIL import Image
+
+    return np.asarray(Image.open(BytesIO(frame)))
+
+
+def _with_sos_fields(frame: bytes, fields: bytes) -> bytes:
+    """``frame`` with the last three bytes of its scan header replaced."""
+    sos = frame.index(b"\xff\xda")
+    end = sos + 2 + int.from_bytes(frame[sos + 2 : sos + 4], "big")
+    return frame[: end - 3] + fields + frame[end:]
+
+
+def _free_byte_cases() -> dict[str, tuple[bytes, bytes]]:
+    """(clean frame, the same frame with text where decoders skip it) for each place."""
+    baseline = _frame("SC_rgb_jpeg_dcmtk.dcm")
+    lossless = _frame("JPEG-LL.dcm")
+    restarts = _pillow_jpeg(restart_marker_rows=1)
+    secret = SECRET.encode()
+    eoi = baseline.rindex(b"\xff\xd9")
+    rst = restarts.index(b"\xff\xd0")
+    sof = lossless.index(b"\xff\xc3")
+    sof_end = sof + 2 + int.from_bytes(lossless[sof + 2 : sof + 4], "big")
+    sof_longer = b"\xff\xc3" + (sof_end - sof - 2 + len(secret)).to_bytes(2, "big")
+    adobe = b"\xff\xee\x00\x0eAdobe"
+    return {
+        "fill bytes between segments": (baseline, baseline[:2] + b"\xff" * 40 + baseline[2:]),
+        "fill bytes before end of image": (
+            baseline,
+            baseline[:eoi] + b"\xff" * 40 + baseline[eoi:],
+        ),
+        "bytes before a restart marker": (restarts, restarts[:rst] + secret + restarts[rst:]),
+        "JFIF version and density": (restarts, restarts[:11] + b"Quibble" + restarts[18:]),
+        "Adobe version and flags": (
+            baseline[:2] + adobe + b"\x00\x64\x00\x00\x00\x00\x01" + baseline[2:],
+            baseline[:2] + adobe + b"Quibbl\x01" + baseline[2:],
+        ),
+        "sequential scan's ignored fields": (baseline, _with_sos_fields(baseline, b"Qui")),
+        "lossless scan's ignored fields": (
+            lossless,
+            _with_sos_fields(lossless, bytes([1, ord("Q"), 0x50])),  # predictor 1 kept
+        ),
+        "a frame header's tail": (
+            lossless,
+            lossless[:sof] + sof_longer + lossless[sof + 4 : sof_end] + secret + lossless[sof_end:],
+        ),
+    }
+
+
+FREE_BYTES = _free_byte_cases()
+
+
+@pytest.mark.parametrize("place", sorted(FREE_BYTES))
+def test_text_where_a_jpeg_decoder_skips_it_is_not_kept(place: str) -> None:
+    clean, hostile = FREE_BYTES[place]
+    stripped = strip_jpeg(hostile)
+    assert stripped == strip_jpeg(clean)  # one canonical form, whatever the free bytes held
+    assert b"Qui" not in stripped and b"\xff" * 3 not in stripped
+
+
+def test_a_restart_interval_frame_keeps_its_image_once_canonical() -> None:
+    frame = _pillow_jpeg(restart_marker_rows=1)
+    stripped = strip_jpeg(frame)
+    assert stripped.count(b"\xff\xd0") == 1 and stripped.count(b"\xff\xd3") == 1
+    assert np.array_equal(_pillow_pixels(stripped), _pillow_pixels(frame))
+
+
+@pytest.mark.parametrize("marker", [0xF0, 0xFD, 0x02, 0xCC, 0xDC])
+def test_a_jpeg_segment_no_decoder_needs_is_refused(marker: int) -> None:
+    frame = _frame("SC_rgb_jpeg_dcmtk.dcm")
+    with pytest.raises(PayloadError):
+        strip_jpeg(frame[:2] + _segment(marker, SECRET.encode()) + frame[2:])
+
+
+def test_a_progressive_jpeg_is_refused_with_what_to_do() -> None:
+    with pytest.raises(PayloadError, match=r"progressive.*convert it"):
+        strip_jpeg(_pillow_jpeg(progressive=True))
+
+
+def test_a_jpeg_ls_mapping_table_is_refused() -> None:
+    frame = _frame("MR_small_jpeg_ls_lossless.dcm")
+    table = b"\x02\x05\x01" + SECRET.encode()  # id 2: mapping table 5, one byte an entry
+    with pytest.raises(PayloadError, match="mapping tables"):
+        strip_jpeg(frame[:2] + _segment(0xF8, table) + frame[2:])
+
+
+def test_text_before_the_end_of_a_jpeg_ls_image_is_not_published(tmp_path: Path) -> None:
+    """The end of a JPEG-LS scan is not found by walking it here: its decoder (CharLS,
+    in GDCM) refuses a scan followed by bytes it did not use, and every frame is decoded
+    as published before it is, so the instance is not published."""
+    from pydicom.encaps import encapsulate
+
+    ds = _compressed("MR_small_jpeg_ls_lossless.dcm")
+    frame = _one_frame(ds)
+    end = frame.rindex(b"\xff\xd9")
+    ds.PixelData = encapsulate([frame[:end] + SECRET_BYTES + frame[end:]])
+    (tmp_path / "in").mkdir()
+    ds.save_as(tmp_path / "in" / "image.dcm", enforce_file_format=True)
+    out = tmp_path / "out"
+    result = run_cli("deid", tmp_path / "in", out, "--key-file", tmp_path / "deid.key")
+    assert result.exit_code == 0, result.output
+    assert "cannot be decoded for screening" in result.output
+    assert not list(out.rglob("*.dcm"))
+    for path in out.rglob("*"):
+        assert not path.is_file() or SECRET_BYTES not in path.read_bytes()
+
+
+def test_an_rle_frame_is_published_in_one_form() -> None:
+    import struct
+
+    from pydicom.encaps import encapsulate
+
+    ds = sample("MR_small_RLE.dcm")
+    frame = next(generate_frames(ds.PixelData, number_of_frames=1))
+    count = struct.unpack("<L", frame[:4])[0]
+    offsets = struct.unpack(f"<{count}L", frame[4 : 4 + 4 * count])
+    secret = SECRET.encode()
+    # the secret in the absent segments' offsets, and 40 no-operation bytes (128)
+    # at the start of the first segment (the offsets after it moved)
+    header = struct.pack(f"<{count + 1}L", count, 64, *(o + 40 for o in offsets[1:]))
+    hostile = header + secret.ljust(60 - 4 * count) + b"\x80" * 40 + frame[64:]
+    stripped = strip_rle(hostile, ds.Rows, ds.Columns)
+    assert stripped == strip_rle(frame, ds.Rows, ds.Columns)
+    assert secret not in stripped and b"\x80\x80" not in stripped
+    ds.PixelData = encapsulate([stripped])
+    assert np.array_equal(ds.pixel_array, sample("MR_small_RLE.dcm").pixel_array)
+
+
+def test_a_j2k_marker_no_decoder_needs_is_refused() -> None:
+    frame = _frame("693_J2KR.dcm")
+    with pytest.raises(PayloadError, match="unknown marker"):
+        strip_j2k(
+            frame[:2]
+            + b"\xff\x6f"
+            + (len(SECRET) + 2).to_bytes(2, "big")
+            + SECRET.encode()
+            + frame[2:]
+        )

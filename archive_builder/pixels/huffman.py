@@ -16,6 +16,7 @@ exactly the bytes its units use, with the padding bits of its last byte set to
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,22 +35,33 @@ class HuffmanTable:
     counts: bytes
     symbols: bytes
 
-    def lookup(self) -> tuple[np.ndarray, np.ndarray]:
-        """(code length, symbol) for every 16-bit window starting with a code; length 0
-        where no code starts the window."""
-        lengths = np.zeros(1 << 16, np.uint8)
-        symbols = np.zeros(1 << 16, np.uint8)
-        code, index = 0, 0
-        for length, count in enumerate(self.counts, start=1):
-            for _ in range(count):
-                if code >= (1 << length) - 1:  # codes of all 1-bits are not allowed
-                    raise ScanError("a JPEG Huffman table defines more codes than it can")
-                low, high = code << (16 - length), (code + 1) << (16 - length)
-                lengths[low:high] = length
-                symbols[low:high] = self.symbols[index]
-                code, index = code + 1, index + 1
-            code <<= 1
-        return lengths, symbols
+    def steps(self, dc: bool) -> tuple[np.ndarray, np.ndarray]:
+        """For every 16-bit window: how many bits the code it starts with and the extra
+        bits that follow take (0 where no code starts it), and the code's symbol."""
+        return _steps(self, dc)
+
+
+@functools.lru_cache(maxsize=64)
+def _steps(table: HuffmanTable, dc: bool) -> tuple[np.ndarray, np.ndarray]:
+    lengths = np.zeros(1 << 16, np.uint8)
+    symbols = np.zeros(1 << 16, np.uint8)
+    code, index = 0, 0
+    for length, count in enumerate(table.counts, start=1):
+        for _ in range(count):
+            if code >= (1 << length) - 1:  # codes of all 1-bits are not allowed
+                raise ScanError("a JPEG Huffman table defines more codes than it can")
+            low, high = code << (16 - length), (code + 1) << (16 - length)
+            lengths[low:high] = length
+            symbols[low:high] = table.symbols[index]
+            code, index = code + 1, index + 1
+        code <<= 1
+    if dc:  # the symbol is the number of extra bits; 16 (lossless only) has none
+        extra = np.where(symbols < 16, symbols, 0)
+        lengths[symbols > 16] = 0  # not a difference size: no valid code
+    else:  # run and size: size extra bits
+        extra = symbols & 15
+    steps = np.where(lengths > 0, lengths + extra, 0).astype(np.uint8)
+    return steps, symbols
 
 
 @dataclass(frozen=True)
@@ -72,8 +84,7 @@ def canonical_scan(data: bytes, units: Sequence[Unit], mcus: int, restart_interv
     expected = -(-mcus // per_interval)
     if len(chunks) != expected:
         raise ScanError("a JPEG scan has another number of restart intervals than it says")
-    lookups = {id(t): t.lookup() for u in units for t in (u.dc, u.ac) if t is not None}
-    plan = [(lookups[id(u.dc)], lookups[id(u.ac)] if u.ac else None) for u in units]
+    plan = [(u.dc.steps(True), u.ac.steps(False) if u.ac else None) for u in units]
     out = []
     for number, chunk in enumerate(chunks):
         chunk = chunk.rstrip(b"\xff")  # fill bytes before a marker
@@ -97,48 +108,41 @@ def _windows(data: bytes) -> np.ndarray:
     return windows
 
 
-_Lookup = tuple[np.ndarray, np.ndarray]
+_Steps = tuple[np.ndarray, np.ndarray]
 
 
-def _interval(data: bytes, plan: Sequence[tuple[_Lookup, _Lookup | None]], mcus: int) -> bytes:
+def _interval(data: bytes, plan: Sequence[tuple[_Steps, _Steps | None]], mcus: int) -> bytes:
     """The bytes of one restart interval (unstuffed ``data``) that its ``mcus`` use,
     stuffed again, the padding bits of the last one set to 1. ``plan`` holds the
-    lookups of each unit's tables."""
+    steps of each unit's tables."""
     windows = _windows(data)
-    codes: dict[int, tuple[bytes, bytes]] = {}
+    at_bit: dict[int, bytes] = {}
 
-    def at_every_bit(lookup: _Lookup | None) -> tuple[bytes, bytes]:
-        if lookup is None:
-            return b"", b""
-        if id(lookup) not in codes:
-            codes[id(lookup)] = (lookup[0][windows].tobytes(), lookup[1][windows].tobytes())
-        return codes[id(lookup)]
+    def at_every_bit(array: np.ndarray) -> bytes:
+        if id(array) not in at_bit:
+            at_bit[id(array)] = array[windows].tobytes()
+        return at_bit[id(array)]
 
-    units = [(*at_every_bit(dc), *at_every_bit(ac)) for dc, ac in plan]
+    dc_units = [at_every_bit(dc[0]) for dc, _ in plan]
+    units = [
+        (
+            at_every_bit(dc[0]),
+            at_every_bit(ac[0]) if ac else b"",
+            at_every_bit(ac[1]) if ac else b"",
+        )
+        for dc, ac in plan
+    ]
     position = 0
     try:
-        for _ in range(mcus):
-            for dc_lengths, dc_symbols, ac_lengths, ac_symbols in units:
-                length, size = dc_lengths[position], dc_symbols[position]
-                if not length or size > 16:
-                    raise ScanError("a JPEG scan holds a code its tables do not define")
-                position += length + (size if size < 16 else 0)  # 16: lossless, no bits
-                if not ac_lengths:
-                    continue
-                index = 1
-                while index <= 63:
-                    length, symbol = ac_lengths[position], ac_symbols[position]
-                    if not length:
+        if all(ac is None for _, ac in plan):  # lossless: one code (and its bits) a unit
+            for _ in range(mcus):
+                for dc_steps in dc_units:
+                    step = dc_steps[position]
+                    if not step:
                         raise ScanError("a JPEG scan holds a code its tables do not define")
-                    position += length + (symbol & 15)
-                    if symbol & 15:
-                        index += (symbol >> 4) + 1
-                    elif symbol == 0xF0:
-                        index += 16
-                    else:
-                        break  # end of block
-                if index > 64:
-                    raise ScanError("a JPEG block holds more than 64 coefficients")
+                    position += step
+        else:
+            position = _blocks(units, mcus)
     except IndexError:
         raise ScanError("a JPEG scan ends inside its image data") from None
     if position > 8 * len(data):
@@ -147,3 +151,30 @@ def _interval(data: bytes, plan: Sequence[tuple[_Lookup, _Lookup | None]], mcus:
     if position % 8:
         used[-1] |= (1 << (8 - position % 8)) - 1
     return bytes(used).replace(b"\xff", b"\xff\x00")
+
+
+def _blocks(units: Sequence[tuple[bytes, bytes, bytes]], mcus: int) -> int:
+    """The bit position after ``mcus`` MCUs of 8x8 blocks (F.2.2: a DC difference, then
+    AC coefficients up to the 63rd or an end-of-block code)."""
+    position = 0
+    for _ in range(mcus):
+        for dc_steps, ac_steps, ac_symbols in units:
+            step = dc_steps[position]
+            if not step:
+                raise ScanError("a JPEG scan holds a code its tables do not define")
+            position += step
+            index = 1
+            while index <= 63:
+                step, symbol = ac_steps[position], ac_symbols[position]
+                if not step:
+                    raise ScanError("a JPEG scan holds a code its tables do not define")
+                position += step
+                if symbol & 15:
+                    index += (symbol >> 4) + 1
+                elif symbol == 0xF0:
+                    index += 16
+                else:
+                    break  # end of block
+            if index > 64:
+                raise ScanError("a JPEG block holds more than 64 coefficients")
+    return position

@@ -34,11 +34,11 @@ from pydicom.uid import (
 )
 
 from .frames import DecodeError, decode, frame_count, pixel_dataset
+from .jpeg import strip_jpeg
 from .payloads import (
     PayloadError,
     native_length_problem,
     strip_j2k,
-    strip_jpeg,
     strip_rle,
     unused_bits_problem,
 )
