@@ -180,6 +180,9 @@ def _native(
     return problem
 
 
+_CANONICAL = "frames rewritten in canonical form (bytes that decoders skip removed)"
+
+
 def _stripped(
     ds: Dataset, element: DataElement | RawDataElement, data: bytes, syntax: UID
 ) -> Replacement | None:
@@ -206,12 +209,10 @@ def _stripped(
     rebuilt = _encapsulated(clean, extended is not None)
     pixel = DataElement(PIXEL_DATA, "OB", rebuilt[0], is_undefined_length=True)
     if extended is None:
-        return Replacement((pixel,), note="comments and application data removed from frames")
+        return Replacement((pixel,), note=_CANONICAL)
     offsets = DataElement(EXTENDED_OFFSETS, "OV", rebuilt[1])
     lengths = DataElement(EXTENDED_LENGTHS, "OV", rebuilt[2])
-    return Replacement(
-        (pixel, offsets, lengths), note="comments and application data removed from frames"
-    )
+    return Replacement((pixel, offsets, lengths), note=_CANONICAL)
 
 
 def _items(data: bytes) -> list[tuple[int, int]]:
