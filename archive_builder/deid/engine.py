@@ -38,7 +38,7 @@ from .profile import (
 )
 from .risk import PIXEL_TAGS
 from .uids import is_well_known
-from .verify import BYTE_VRS, byte_readings
+from .verify import binary_identifies
 
 DUMMY_TEXT = "ANONYMIZED"
 _DUMMIES: dict[str, object] = {
@@ -267,15 +267,8 @@ class _Cleaner:
 
     def _bytes_identify(self, raw: DataElement | RawDataElement, tag: int) -> bool:
         """Whether a binary value (OB, OW, UN...) holds an identifying value in any of the
-        ways bytes are read as text."""
-        vr = raw_vr(raw, tag) if isinstance(raw, RawDataElement) else raw.VR
-        value = raw.value
-        if not vr or not isinstance(value, bytes) or len(value) < 3:
-            return False
-        if not set(str(vr).split(" or ")) & BYTE_VRS:
-            return False
-        # binary data read as text: whole words only, as the verifier reads the header
-        return any(self.identifiers.find(text, strict=True) for text in byte_readings(value))
+        ways bytes are read as text (``verify.binary_identifies``)."""
+        return binary_identifies(self.identifiers, raw, tag)
 
     def _code_meaning(self, item: Dataset) -> str | None:
         """A coded entry's meaning: the standard's own for a code of a scheme pydicom's

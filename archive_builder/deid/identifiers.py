@@ -20,12 +20,12 @@ from pydicom.datadict import dictionary_VR, keyword_for_tag
 from pydicom.dataelem import DataElement, RawDataElement, convert_raw_data_element
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
-from pydicom.uid import PYDICOM_IMPLEMENTATION_UID
+from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, PYDICOM_ROOT_UID
 from pydicom.valuerep import CUSTOMIZABLE_CHARSET_VR, PersonName
 
 from ..intake.copies import HIDDEN
 from .errors import DeidError
-from .matching import Matcher
+from .matching import SUBSTRING_LENGTH, Matcher
 from .normalise import decodings, fold, is_cjk, other_readings
 from .profile import load_profile
 from .uids import is_well_known
@@ -70,14 +70,27 @@ _IDENTIFYING_KEYWORD = re.compile(
     r"Location|Issuer\w*|Locator|Rank|BranchOfService|Owner|Manufacturer\w*)$"
 )
 _ID_KEYWORD = re.compile(r"(ID|IDs|Number|Numbers)$")
-# ... and those whose words are also searched for one by one.
+# ... and those whose words are also searched for one by one: places, and organisations
+# (the issuer of an ID names the hospital or trust as well as its institution name does).
 _PLACE_KEYWORD = re.compile(
-    r"(Address|Institution\w*|Residence|Location|StationName|BranchOfService)$"
+    r"(Address|Institution\w*|Residence|Location|StationName|BranchOfService|"
+    r"Organization|^IssuerOf\w*)$"
 )
 # Where a name component splits into parts: spaces, and the punctuation of compound
 # names (Smith-Jones, O'Brien, J.R.).
 _NAME_PARTS = re.compile(r"[\s,.\-'\u2019\u2018`]+")
 _LETTER_RUNS = re.compile(r"[^\W\d_]+")
+_NUMBERS = re.compile(r"\d+")
+# The UIDs a site makes for each study; what they share before the per-study part is the
+# site's registered root (or a device's), which names the hospital in the UID registries.
+_SITE_UIDS = ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "FrameOfReferenceUID")
+# Roots shared by everyone, neither collected nor anything under them: the standard's,
+# pydicom's, and UUID-derived UIDs'.
+_SHARED_ROOTS = ("1.2.840.10008", PYDICOM_ROOT_UID.rstrip("."), "2.25")
+# Arcs under which roots are given out (to individuals and to pydicom; to every
+# registered enterprise): a root under them is collected, they themselves are not.
+_ROOT_SERVICES = ("1.2.826.0.1.3680043.10", "1.3.6.1.4.1")
+_MIN_ROOT_ARCS = 4  # 1.2.840.113619 (a vendor's) is the shortest root in use
 
 
 def walk(ds: Dataset) -> Iterator[DataElement]:
@@ -178,7 +191,9 @@ def _walk_text(ds: Dataset) -> Iterator[tuple[int, str, Iterable[str]]]:
     """(tag, VR, values) of the public elements that can hold an identifying value, at
     every depth; a value is yielded once for each way it can be read.
 
-    Numbers, binary values and private elements are never decoded, and text in
+    Numbers, binary values and private elements are never decoded (except a
+    private element holding a person's name: a vendor's copy of Patient's Name
+    names the patient when the public one was blanked), and text in
     ISO 8859-1 (or ASCII) is read straight from its bytes, split and stripped
     as pydicom does: reading a header this way costs a fraction of decoding it.
     Text holding other bytes than ASCII is also read in every plausible
@@ -187,6 +202,9 @@ def _walk_text(ds: Dataset) -> Iterator[tuple[int, str, Iterable[str]]]:
     """
     for tag in sorted(ds.keys()):
         if tag >> 16 & 1:
+            names = _private_names(ds, tag)
+            if names:
+                yield tag, "PN", names
             continue
         raw = ds.get_item(tag, keep_deferred=True)
         stored = raw_vr(raw, tag) or getattr(raw, "VR", None) or "UN"
@@ -236,6 +254,31 @@ def _walk_text(ds: Dataset) -> Iterator[tuple[int, str, Iterable[str]]]:
                 yield tag, vr, values_as_read(reading, vr)
 
 
+def _private_names(ds: Dataset, tag: int) -> list[str]:
+    """The values of a private element stored as a person's name (VR PN, or UN and PN in
+    pydicom's private dictionaries), in every reading; empty for any other."""
+    raw = ds.get_item(tag, keep_deferred=True)
+    stored = raw_vr(raw, tag) if isinstance(raw, RawDataElement) else getattr(raw, "VR", None)
+    if stored not in ("PN", "UN", None):
+        return []
+    try:
+        elem = (
+            convert_raw_data_element(raw, encoding=ds.original_character_set, ds=ds)
+            if isinstance(raw, RawDataElement)
+            else ds[tag]
+        )
+    except Exception:  # a private value pydicom cannot read: removed, like every private one
+        return []
+    if elem.VR != "PN":
+        return []
+    values = list(_values(elem))
+    data: object = raw.value if isinstance(raw, RawDataElement) else None
+    if isinstance(data, bytes) and not data.isascii():
+        for reading in other_readings(data, "\\".join(values)):
+            values += values_as_read(reading, "PN")
+    return values
+
+
 def values_as_read(text: str, vr: str) -> list[str]:
     """The values of a text read straight from its bytes, as pydicom reads them: split at
     backslashes (except single-valued VRs) and stripped of padding."""
@@ -272,10 +315,10 @@ def _text_kind(tag: int) -> str | None:
     keyword = keyword_for_tag(tag)
     if rule is None or rule.action not in _SEARCHED_ACTIONS:
         return None
-    if _ID_KEYWORD.search(keyword):
-        return "id"
     if _PLACE_KEYWORD.search(keyword):
         return "place"
+    if _ID_KEYWORD.search(keyword):
+        return "id"
     return "value" if _IDENTIFYING_KEYWORD.search(keyword) else None
 
 
@@ -304,6 +347,34 @@ def date_variants(yyyymmdd: str) -> set[str]:
         f"{m}/{d}/{y}",
         f"{d}-{m}-{y}",
     }
+
+
+def _nested(uid: str, root: str) -> bool:
+    """Whether ``uid`` is ``root`` or under it."""
+    return uid == root or uid.startswith(root + ".")
+
+
+def uid_roots(uids: Iterable[str]) -> set[str]:
+    """The roots of the sites or devices that made ``uids``: for each two of them, the arcs
+    they share (a study's UIDs may come from the RIS and the scanner, each with its own
+    root), unless that is too short to single anything out or is (part of) a root everyone
+    shares."""
+    split = sorted({tuple(u.strip().rstrip("\x00").split(".")) for u in uids if u})
+    roots: set[str] = set()
+    for index, first in enumerate(split):
+        for second in split[index + 1 :]:
+            common = []
+            for a, b in zip(first, second, strict=False):
+                if a != b:
+                    break
+                common.append(a)
+            root = ".".join(common)
+            if len(common) < _MIN_ROOT_ARCS or not root.replace(".", "").isdigit():
+                continue
+            shared = any(_nested(root, r) or _nested(r, root) for r in _SHARED_ROOTS)
+            if not shared and not any(_nested(r, root) for r in _ROOT_SERVICES):
+                roots.add(root)
+    return roots
 
 
 def _cjk_parts(part: str, *, family: bool) -> Iterator[str]:
@@ -405,9 +476,15 @@ class Identifiers:
             self._text_changed()
 
     def add_id(self, text: str) -> None:
+        """An ID, and each of its numbers of six digits or more without its leading
+        zeros (000482913 is written 482913 as often as not)."""
         text = text.strip()
         if len(text) >= _MIN_ID and fold(text) not in GENERIC:
             self.ids.add(text)
+            for number in _NUMBERS.findall(text):
+                short = number.lstrip("0")
+                if short != number and len(short) >= SUBSTRING_LENGTH:
+                    self.ids.add(short)
             self._text_changed()
 
     def add_words(self, text: str) -> None:
@@ -435,7 +512,8 @@ class Identifiers:
             self._text_changed()
 
     def add_dataset(self, ds: Dataset, *, own_output_for: str | None = None) -> None:
-        """Collect the identifying values of an original header, file meta included.
+        """Collect the identifying values of an original header, file meta included, and
+        the roots of its study's UIDs (``uid_roots``).
 
         ``own_output_for`` is the donor's public id when ``ds`` is already this
         engine's output for that donor: its pseudonym, shifted dates and keyed
@@ -470,6 +548,8 @@ class Identifiers:
                         self.add_value(value)
                         if kind == "place":
                             self.add_words(value)
+        for root in uid_roots(str(ds.get(keyword, "") or "") for keyword in _SITE_UIDS):
+            self.add_uid(root)
 
     # -- searching --------------------------------------------------------------
 
@@ -498,11 +578,11 @@ class Identifiers:
                 text = text.replace(own, " " * len(own))
         return text
 
-    def find(self, text: str, *, strict: bool = False) -> list[str]:
+    def find(self, text: str, *, strict: bool = False, binary: bool = False) -> list[str]:
         """Identifying values found in ``text`` (folded, as ``matching`` describes; the
         values are returned folded). ``strict`` for numbers, dates, UIDs and the encoded
-        header: whole words only."""
-        return self.matcher().find(self._blank_own(text), strict=strict)
+        header: whole words only; ``binary`` for a binary value read as text."""
+        return self.matcher().find(self._blank_own(text), strict=strict, binary=binary)
 
     def remove_from(self, text: str) -> str:
         """``text`` with every identifying value cut out (used by Clean Descriptors): UIDs

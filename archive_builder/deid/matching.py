@@ -21,6 +21,12 @@ matches by its own rule:
   more, are searched for on their own too (834422154 of PX834422154).
 - **UIDs** match where they are not part of a longer UID or number.
 
+``binary`` matching is for binary values (an ICC profile, a LUT) read as text:
+strict matching, and also IDs, values and dates of six characters or more
+anywhere (``DOB19610303``, ``PX55512345X``) and name parts of five letters or
+more by the glue rule (``QuibbletonAnna1961``). Shorter terms stay whole
+words there: random bytes read as text are full of short runs of letters.
+
 ``strict`` matching is for text that is not free text: numbers and dates in
 the header (DS, IS, DA, TM, UI...) and the encoded header bytes read as text,
 where binary values and keyed UIDs stand next to each other. There every
@@ -36,7 +42,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
-from .normalise import fold_mapped, forms, is_cjk, squeeze, squeeze_mapped
+from .normalise import forms, is_cjk, mapped_forms, squeeze, squeeze_mapped
 
 SUBSTRING_LENGTH = 6  # IDs, values and dates at least this long match anywhere
 _GLUE_LETTERS = 2  # letters that may stick to a name part of five letters or more
@@ -68,6 +74,8 @@ class Matcher:
     strict_anywhere: set[str] = field(default_factory=set)  # CJK names in strict texts
     uids: set[str] = field(default_factory=set)
     parts: frozenset[str] = frozenset()  # name parts that may be glued to each other
+    binary_anywhere: frozenset[str] = frozenset()  # long values, binary texts (set by finish)
+    binary_glued: frozenset[str] = frozenset()  # long name parts, binary texts (set by finish)
     odd_uids: list[str] | None = None  # UIDs that are not digits and dots (set by finish)
 
     def add_name(self, term: str) -> None:
@@ -105,6 +113,10 @@ class Matcher:
     def finish(self) -> Matcher:
         self.parts = frozenset(t for t in self.glued | self.tokens if " " not in t)
         self.odd_uids = [term for term in self.uids if not _UID_TEXT.fullmatch(term)]
+        self.binary_anywhere = frozenset(
+            t for t in self.anywhere if len(t) >= SUBSTRING_LENGTH and not any(map(is_cjk, t))
+        )
+        self.binary_glued = frozenset(t for t in self.glued if len(t) >= _GLUE_LENGTH)
         return self
 
     # -- searching ------------------------------------------------------------
@@ -130,9 +142,20 @@ class Matcher:
     def squeezed_spans(self, squeezed_text: str) -> Iterator[tuple[int, int]]:
         yield from _occurrences(squeezed_text, self.squeezed, None)
 
-    def find(self, text: str, *, strict: bool = False) -> list[str]:
+    def binary_spans(self, folded: str) -> Iterator[tuple[int, int]]:
+        """Where terms occur in a binary value read as text (``binary`` matching)."""
+        yield from self.spans(folded, strict=True)
+        yield from _occurrences(folded, self.binary_anywhere, None)
+        yield from _occurrences(folded, self.binary_glued, self._glued)
+
+    def find(self, text: str, *, strict: bool = False, binary: bool = False) -> list[str]:
         found: list[str] = []
         for folded in forms(text):
+            if binary:
+                if self.odd_uids is None:
+                    self.finish()
+                found.extend(folded[s:e] for s, e in self.binary_spans(folded))
+                continue
             found.extend(folded[s:e] for s, e in self.spans(folded, strict=strict))
             if not strict and self.squeezed and _has_digit(folded):
                 squeezed_text = squeeze(folded)
@@ -143,10 +166,7 @@ class Matcher:
         """``text`` composed (NFC), and the spans of it that hold a term (UIDs only, or
         everything else): found in every folded form, mapped back to the composed text."""
         readings: list[tuple[str, str, list[int] | None]]
-        if text.isascii():
-            readings = [(text, text.lower(), None)]
-        else:
-            readings = [fold_mapped(text), fold_mapped(text, translit=True)]
+        readings = [(text, text.lower(), None)] if text.isascii() else list(mapped_forms(text))
         composed = readings[0][0]
         found: list[tuple[int, int]] = []
         for _, folded, origin in readings:

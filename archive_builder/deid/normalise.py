@@ -13,6 +13,13 @@ Every text and every identifier is therefore compared in its *folded* forms:
   other way round;
 - ``squeeze``: a folded text with every character that is not a letter or a
   digit removed, for identifiers split by separators (``314_159_265``).
+- for text holding Cyrillic or Greek letters, its Latin spellings (Иванов
+  ivanov, Παπαδόπουλος papadopoulos), and for text holding letters that look
+  like Latin ones, the Latin letters they show (a Cyrillic е inside Quibbleton):
+  see ``scripts``.
+
+Format characters (Unicode category Cf: the soft hyphen, the zero-width space,
+direction marks), which a reader does not see, are dropped by every form.
 
 ASCII text folds to its lower case, at the cost of ``str.lower``.
 """
@@ -23,6 +30,8 @@ import codecs
 import re
 import unicodedata
 from functools import cache
+
+from .scripts import CYRILLIC, has_script, latin_pieces, look_alikes
 
 # Letters that NFKD does not decompose, mapped to what a reader would type instead.
 _LETTERS = {
@@ -51,8 +60,9 @@ class _FoldTable(dict[int, "str | None"]):
     def __missing__(self, code: int) -> str | None:
         char = chr(code)
         value: str | None = _LETTERS.get(char, char)
-        if unicodedata.category(char).startswith("M"):
-            value = None  # combining marks (accents, the dot of İ, ...)
+        category = unicodedata.category(char)
+        if category.startswith("M") or category == "Cf":
+            value = None  # combining marks (accents, the dot of İ, ...), invisible characters
         self[code] = value
         return value
 
@@ -78,32 +88,71 @@ def transliterated(text: str) -> str | None:
     return fold(composed.translate(_TRANSLIT))
 
 
+# The folded forms: as written, after the German and Scandinavian transliterations,
+# look-alike letters as the Latin ones they show, and the two Latin spellings of
+# Cyrillic and Greek.
+_PLAIN, _GERMAN, _LOOK, _LATIN, _LATIN_OTHER = range(5)
+
+
 def forms(text: str) -> tuple[str, ...]:
-    """Every folded form of ``text`` (one for ASCII text, at most two)."""
+    """Every folded form of ``text`` (one for ASCII text), without repeats."""
     first = fold(text)
+    if text.isascii():
+        return (first,)
+    found = [first]
     second = transliterated(text)
-    return (first,) if second is None or second == first else (first, second)
+    if second is not None and second != first:
+        found.append(second)
+    for form in _other_forms(text, first):
+        folded = fold_mapped(text, form=form)[1]
+        if folded not in found:
+            found.append(folded)
+    return tuple(found)
+
+
+def _other_forms(text: str, folded: str) -> list[int]:
+    """The look-alike and Latin forms that can differ from the plain one for ``text``."""
+    table = look_alikes()
+    other = [_LOOK] if any(c in table for c in text) else []
+    if has_script(folded):
+        other += [_LATIN, _LATIN_OTHER]
+    return other
 
 
 @cache
-def _fold_char(char: str, translit: bool) -> str:
-    if translit:
+def _fold_char(char: str, form: int) -> str:
+    if form == _LOOK:
+        char = look_alikes().get(char, char)
+    char = char.casefold()
+    if form == _GERMAN:
         char = char.translate(_TRANSLIT)
+    if form in (_LATIN, _LATIN_OTHER) and char in CYRILLIC:
+        return char  # й, ё, ї keep their marks: they have spellings of their own
     return fold(char)
 
 
-def fold_mapped(text: str, *, translit: bool = False) -> tuple[str, str, list[int]]:
+def fold_mapped(text: str, *, form: int = _PLAIN) -> tuple[str, str, list[int]]:
     """(``text`` composed (NFC), its folded form, and for each character of the folded
     form the index of the composed character it comes from): spans found in the folded
-    form are cut from the composed text."""
+    form are cut from the composed text. ``form`` says which folded form."""
     composed = unicodedata.normalize("NFC", text)
     pieces: list[str] = []
     origin: list[int] = []
     for index, char in enumerate(composed):
-        folded = _fold_char(char.casefold(), translit) if not char.isascii() else char.lower()
+        folded = _fold_char(char, form) if not char.isascii() else char.lower()
         pieces.append(folded)
         origin.extend([index] * len(folded))
+    if form in (_LATIN, _LATIN_OTHER):
+        latin = latin_pieces("".join(pieces), other=form == _LATIN_OTHER)
+        origin = [origin[i] for i, piece in enumerate(latin) for _ in piece]
+        pieces = latin
     return composed, "".join(pieces), origin
+
+
+def mapped_forms(text: str) -> list[tuple[str, str, list[int]]]:
+    """``fold_mapped`` in every form of non-ASCII ``text`` (all share the composed text)."""
+    readings = [fold_mapped(text), fold_mapped(text, form=_GERMAN)]
+    return readings + [fold_mapped(text, form=f) for f in _other_forms(text, readings[0][1])]
 
 
 _SEPARATORS = re.compile(r"[\W_]+")

@@ -8,8 +8,10 @@ profile promises (no private or overlay groups, keyed UIDs, identity removed).
 
 from __future__ import annotations
 
+import binascii
 import codecs
 import os
+import re
 from collections.abc import Iterator
 from copy import deepcopy
 from dataclasses import dataclass
@@ -284,6 +286,11 @@ def find_leaks(ds: FileDataset, identifiers: Identifiers, encoded: bytes) -> lis
                 f"{keyword_for_tag(tag) or tag}: holds an identifying value of the original"
                 for tag in sorted(found)
             )
+    problems.extend(
+        f"{keyword_for_tag(tag) or tag}: a binary value holds an identifying value of the original"
+        for tag, raw in _binary_values(ds)
+        if binary_identifies(identifiers, raw, tag)
+    )
     if not problems and any(identifiers.find(text, strict=True) for text in _readings(encoded, ds)):
         problems.append("the encoded header holds an identifying value of the original")
     return problems
@@ -303,6 +310,66 @@ def byte_readings(data: bytes) -> Iterator[str]:
         part = data[start : len(data) - (len(data) - start) % 2]
         yield part.decode("utf-16-le", errors="replace")
         yield part.decode("utf-16-be", errors="replace")
+
+
+# Runs of the base64 alphabets (standard and URL-safe) long enough to hide a name.
+_BASE64_RUNS = re.compile(rb"[A-Za-z0-9+/_-]{12,}")
+_URL_SAFE = bytes.maketrans(b"-_", b"+/")
+
+
+def _base64_decodings(data: bytes) -> Iterator[bytes]:
+    """The runs of base64 in ``data`` decoded, from each of the four positions a run's
+    first quantum may start at (the run may begin with letters glued to it)."""
+    for run in _BASE64_RUNS.findall(data):
+        run = run.translate(_URL_SAFE)
+        for start in range(4):
+            part = run[start:]
+            part = part[: len(part) - len(part) % 4]
+            if len(part) >= 8:
+                yield binascii.a2b_base64(part)
+
+
+def binary_readings(data: bytes) -> Iterator[str]:
+    """A binary value read every way a person hiding a name in it might have written it:
+    ``byte_readings``, UTF-32 in both byte orders from each of four positions, and its
+    runs of base64 decoded and read so too."""
+    yield from byte_readings(data)
+    for start in range(4):
+        part = data[start : len(data) - (len(data) - start) % 4]
+        yield part.decode("utf-32-le", errors="replace")
+        yield part.decode("utf-32-be", errors="replace")
+    for decoded in _base64_decodings(data):
+        yield decoded.decode("latin-1")
+        yield decoded.decode("utf-8", errors="replace")
+
+
+def binary_identifies(
+    identifiers: Identifiers, raw: DataElement | RawDataElement, tag: int
+) -> bool:
+    """Whether a binary value (OB, OW, UN...) holds an identifying value in any reading of
+    it (``binary_readings``), found by ``binary`` matching: glued to other letters or
+    digits too, as an ID in a vendor's blob or a name in an ICC profile's description is."""
+    vr = raw_vr(raw, tag) if isinstance(raw, RawDataElement) else raw.VR
+    value = raw.value
+    if not vr or not isinstance(value, bytes) or len(value) < 3:
+        return False
+    if not set(str(vr).split(" or ")) & BYTE_VRS:
+        return False
+    return any(identifiers.find(text, binary=True) for text in binary_readings(value))
+
+
+def _binary_values(ds: Dataset) -> Iterator[tuple[BaseTag, DataElement | RawDataElement]]:
+    """The binary elements (not pixel data) at every depth."""
+    for tag in sorted(ds.keys()):
+        if tag in PIXEL_TAGS:
+            continue
+        raw: DataElement | RawDataElement = ds.get_item(tag, keep_deferred=True)
+        vr = raw_vr(raw, tag) or raw.VR
+        if vr == "SQ":
+            for item in ds[tag].value or ():
+                yield from _binary_values(item)
+        elif vr and set(str(vr).split(" or ")) & BYTE_VRS:
+            yield tag, raw
 
 
 def _readings(encoded: bytes, ds: Dataset) -> Iterator[str]:
