@@ -84,6 +84,10 @@ NOT_PATIENT_DATES = frozenset(
         "EffectiveDateTime",  # (0068,6226) an implant template's version
         "InformationIssueDateTime",  # (0068,6270) an implant template's issue
         "HangingProtocolCreationDateTime",  # (0072,000A) a display protocol's creation
+        # (0012,0086) and (0012,0087): a clinical trial's ethics approval, one value for
+        # every participant and public in the trial's registry. Removed (Basic: X).
+        "EthicsCommitteeApprovalEffectivenessStartDate",
+        "EthicsCommitteeApprovalEffectivenessEndDate",
     }
 )
 # UIDs that name a device or the one who created an instance, not an object of this
