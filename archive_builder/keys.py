@@ -32,9 +32,14 @@ def date_offset_days(key: bytes, donation_id: str) -> int:
     return -(_MIN_SHIFT_DAYS + number % _SHIFT_SPAN_DAYS)
 
 
-def uid(key: bytes, original: str) -> str:
-    """A replacement UID under the ``2.25.`` root (a 128-bit number, as for UUID-derived UIDs)."""
-    number = int.from_bytes(_digest(key, "uid", original)[:16], "big")
+def uid(key: bytes, original: str, scope: str = "") -> str:
+    """A replacement UID under the ``2.25.`` root (a 128-bit number, as for UUID-derived UIDs).
+
+    ``scope`` (a donor's public id) keys the UID for that donor only: the same
+    original UID in two donors' files then gives two UIDs. '' keys it archive-wide.
+    """
+    value = f"{scope}\x00{original}" if scope else original
+    number = int.from_bytes(_digest(key, "uid", value)[:16], "big")
     return f"2.25.{number}"
 
 

@@ -3,8 +3,23 @@
 Reject by default: an attribute that is neither in the standard's table nor
 here is removed, at every depth. Everything here describes how the image was
 acquired, how its pixels are stored, or where it sits in space; nothing here
-can hold a name, an identifier, a date or free text about the patient.
+should hold a name, an identifier, a date or free text about the patient.
 A test checks that every keyword exists and that none is in Table E.1-1.
+
+What a device or a technologist typed into these attributes is still not
+trusted. Text attributes here (CS, SH, LO, ST, LT, UT, UC...) are of two
+classes:
+
+- **dictionary values** (``DICTIONARY_VALUES``: code values and the character
+  set) are kept as written, numbers included, unless they repeat an
+  identifying value of the header (then removed);
+- **technical text** (every other one: a reconstruction or correction method,
+  a kernel, a coil or sequence name, a coding scheme's version, a stack ID) is
+  removed when it repeats an identifying value, kept as written when it looks
+  technical (``descriptors.technical``: no date in any spelling, age, time,
+  phone number, address, long number or year), and otherwise cleaned like a
+  description (``descriptors.clean_descriptor``), or removed when nothing is
+  left.
 """
 
 from __future__ import annotations
@@ -334,4 +349,9 @@ SAFE_KEYWORDS = frozenset(
         "ExposureInmAs",
         "NumberOfFramesInRotation",
     }
+)
+
+# Allow-listed text whose values are those of a dictionary, kept as written (see above).
+DICTIONARY_VALUES = frozenset(
+    {"CodeValue", "LongCodeValue", "URNCodeValue", "SpecificCharacterSet"}
 )

@@ -68,3 +68,62 @@ def collision_free_offset(offset_days: int, dates: set[str]) -> int:
         if not any(_shift_one(d, offset) in dates for d in dates):
             return offset
     return offset_days  # not reachable for real headers; the verifier still decides
+
+
+# -- dates in the ways people write them ---------------------------------------------------
+
+MONTHS = (
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+)
+
+
+def date_spellings(yyyymmdd: str) -> set[str]:
+    """The ways a date of the header may be written in text (lower case, as matching
+    folds): digits with and without separators in day-month-year, month-day-year and
+    year-month-day order, four- and two-digit years (03/03/61, 030361, 610303), days
+    and months with and without their zero, and English month names, full and cut to
+    three letters (03-MAR-1961, 3 March 1961, MAR 3 1961, 15JAN2020)."""
+    y, m, d = yyyymmdd[:4], yyyymmdd[4:6], yyyymmdd[6:8]
+    yy, mi, di = y[2:], str(int(m)), str(int(d))
+    out = {yyyymmdd}
+    for year in (y, yy):
+        for day, month in ((d, m), (di, mi)):
+            for sep in ("-", ".", "/", " "):
+                out.add(f"{year}{sep}{month}{sep}{day}")
+                out.add(f"{day}{sep}{month}{sep}{year}")
+                out.add(f"{month}{sep}{day}{sep}{year}")
+        out.update({f"{yy}{m}{d}", f"{d}{m}{yy}", f"{m}{d}{yy}", f"{d}{m}{y}", f"{m}{d}{y}"})
+    full = MONTHS[int(m) - 1]
+    for name in (full, full[:3]):
+        for year in (y, yy):
+            for day in (d, di):
+                for sep in ("-", " ", "", "/", ".", "_"):
+                    out.add(f"{day}{sep}{name}{sep}{year}")
+                    out.add(f"{name}{sep}{day}{sep}{year}")
+                    out.add(f"{year}{sep}{name}{sep}{day}")
+                out.add(f"{name} {day}, {year}")
+    return out
+
+
+def month_name_pattern() -> str:
+    """A regular expression (case-insensitive) for a date written with a month name,
+    for text where dates of any day must go: 03-MAR-1961, 3 March 1961, MAR 3 1961,
+    15JAN2020, 2020 Jan 15."""
+    month = "(?:" + "|".join(f"{m[:3]}(?:{m[3:]})?" for m in MONTHS) + r")\.?"
+    day, year, sep = r"\d{1,2}(?:st|nd|rd|th)?", r"\d{2,4}", r"[\s./_,-]{0,2}"
+    return (
+        rf"(?<![0-9]){day}{sep}{month}{sep}{year}(?![0-9])"
+        rf"|(?<![a-z]){month}{sep}{day}{sep}{year}(?![0-9])"
+        rf"|(?<![0-9])\d{{4}}{sep}{month}{sep}{day}(?![0-9])"
+    )

@@ -3,10 +3,26 @@
 A token survives only if it is not an identifying value of the same header
 and is either a known imaging word (``descriptor_words.txt``) or a short
 technical token: letters then digits (T1, B1000), a number with a known
-unit (5MM, 3D, 120KV), or a bare number below 90. Names, places, IDs, dates,
-phone numbers and ages (95Y, 95YO, AGE 95: the age is published apart, and
-90 and over only as 90+) are none of these, so they go; when in doubt, a
-word goes.
+unit (5MM, 3D, 120KV), or a bare number below 90. Names, places, IDs, dates
+(in digits or with a month name: 03/03/61, 3 March 1961, 15JAN2020), phone
+numbers and ages (95Y, 95YO, AGE 95: the age is published apart, and 90 and
+over only as 90+) are none of these, so they go; so does a letters-then-digits
+token whose digits read as a year (B1961: a birth year, which with the
+published age gives the true study year away; round hundreds such as B1000,
+B2000 stay, as b-values). When in doubt, a word goes.
+
+Allow-listed technical text (``technical``): attributes outside Table E.1-1
+that the archive keeps (``allowlist.py``: a reconstruction or correction
+method, a kernel, a coil or sequence name, a coding scheme's version, a stack
+ID) hold what a device or a technologist wrote, and nothing but the header's
+identifying values is searched for in them. Such a value is kept as written
+only when it holds no date in any spelling, time, phone number, e-mail
+address, URL or age token, no run of more than four digits and no four-digit
+run that reads as a year; any other value is cleaned like a description (and
+removed when nothing is left). Codes proper (Code Value, Long Code Value, URN
+Code Value) and Specific Character Set are values of dictionaries, numbers
+included, and are exempt; they are still removed when they repeat an
+identifying value of the header.
 """
 
 from __future__ import annotations
@@ -15,6 +31,7 @@ import re
 from functools import cache
 from importlib import resources
 
+from .dates import month_name_pattern
 from .identifiers import Identifiers
 
 _SPLIT = re.compile(r"([^A-Za-z0-9+]+)")
@@ -68,7 +85,24 @@ _LOOKS_IDENTIFYING = re.compile(
     r"|\S+@\S+"
     r"|\w+://\S+"
 )
+_MONTH_DATE = re.compile(month_name_pattern(), re.IGNORECASE)
 _MAX_DIGITS = 4
+_DIGIT_RUN = re.compile(r"\d+")
+_FIRST_YEAR, _LAST_YEAR = 1900, 2099
+
+
+def _year(digits: str) -> bool:
+    """Whether a run of digits reads as a year (1961; not a round hundred: 1000, 2000)."""
+    return len(digits) == 4 and _FIRST_YEAR <= int(digits) <= _LAST_YEAR and digits[2:] != "00"
+
+
+def technical(text: str) -> bool:
+    """Whether allow-listed technical text may be kept as written (see the module's
+    docstring): no date, time, phone number, address, URL or age, no long number and
+    no year."""
+    if _LOOKS_IDENTIFYING.search(text) or _MONTH_DATE.search(text) or _AGE.search(text):
+        return False
+    return not any(len(run) > _MAX_DIGITS or _year(run) for run in _DIGIT_RUN.findall(text))
 
 
 @cache
@@ -91,8 +125,10 @@ def _safe(token: str) -> bool:
         if not unit:
             return len(value) <= 2 and int(value) <= _MAX_BARE_NUMBER
         return unit in _UNITS or (unit == "d" and len(value) == 1)
-    digits = sum(c.isdigit() for c in lowered)
-    return digits <= _MAX_DIGITS and bool(_LETTER_LED.match(lowered))
+    digits = _DIGIT_RUN.findall(lowered)
+    if sum(map(len, digits)) > _MAX_DIGITS or any(map(_year, digits)):
+        return False
+    return bool(_LETTER_LED.match(lowered))
 
 
 def clean_descriptor(text: str, identifiers: Identifiers) -> str:
@@ -103,7 +139,8 @@ def clean_descriptor(text: str, identifiers: Identifiers) -> str:
 
 
 def _clean(text: str, identifiers: Identifiers) -> str:
-    text = _AGE.sub(" ", _LOOKS_IDENTIFYING.sub(" ", identifiers.remove_from(text)))
+    text = _MONTH_DATE.sub(" ", identifiers.remove_from(text))
+    text = _AGE.sub(" ", _LOOKS_IDENTIFYING.sub(" ", text))
     out: list[str] = []
     after_word = False
     for index, piece in enumerate(_SPLIT.split(text)):

@@ -4,6 +4,14 @@ The engine builds a new dataset instead of deleting from the original, so an
 attribute reaches the output only by a decision: a rule of the standard's
 table, or the short allow-list of technical attributes. Sequences are walked
 to every depth with the same rules.
+
+Allow-listed text is not kept on trust: a value that repeats an identifying
+value of the header is removed; dictionary values (code values, the character
+set) are otherwise kept; any other technical text is kept as written only when
+it looks technical (no date in any spelling, age, long number or year, see
+``descriptors.technical``), and is else cleaned like a description. UIDs are
+keyed archive-wide only for the donation's own objects (studies, series,
+instances), every other UID for the donor only (``uids.archive_wide``).
 """
 
 from __future__ import annotations
@@ -23,10 +31,10 @@ from pydicom.tag import BaseTag, Tag
 from pydicom.uid import PYDICOM_IMPLEMENTATION_UID
 
 from .. import __version__, keys
-from .allowlist import SAFE_KEYWORDS
+from .allowlist import DICTIONARY_VALUES, SAFE_KEYWORDS
 from .codes import standard_meaning
 from .dates import shift_da, shift_dt, valid_tm
-from .descriptors import clean_descriptor
+from .descriptors import clean_descriptor, technical
 from .identifiers import Identifiers, raw_vr, text_as_read, undecoded, values_as_read
 from .normalise import decodings
 from .profile import (
@@ -37,7 +45,7 @@ from .profile import (
     resolve_code,
 )
 from .risk import PIXEL_TAGS
-from .uids import is_well_known
+from .uids import archive_wide, is_well_known
 from .verify import binary_identifies
 
 DUMMY_TEXT = "ANONYMIZED"
@@ -60,6 +68,7 @@ _BINARY = frozenset({"OB", "OW", "OF", "OD", "OL", "OV", "UN"})
 TEXT_VRS = frozenset({"AE", "CS", "LO", "LT", "PN", "SH", "ST", "UC", "UR", "UT"})
 TOOL_NAME = "archive-builder"
 SAFE_TAGS = frozenset(t for t in map(tag_for_keyword, SAFE_KEYWORDS) if t is not None)
+_DICTIONARY_TAGS = frozenset(t for t in map(tag_for_keyword, DICTIONARY_VALUES) if t is not None)
 
 
 @dataclass(frozen=True)
@@ -212,17 +221,22 @@ class _Cleaner:
         # and (already shifted) dates: de-identifying twice is the same as once.
         self.done_before = done_before
         self.offset = 0 if done_before else donor.date_offset_days
-        self._uids: dict[str, str] = {}
+        self._uids: dict[tuple[str, str], str] = {}
 
-    def uid(self, value: str) -> str:
+    def uid(self, value: str, keyword: str) -> str:
+        """The keyed UID for ``value`` of attribute ``keyword``: archive-wide for a
+        study, series or instance (and references to them), else for this donor only
+        (``uids.archive_wide``), so that a UID shared by the files of different
+        patients (a site's synchronization frame of reference) links no donations."""
         value = value.strip().rstrip("\x00")
         if not value or is_well_known(value):
             return value
         if self.done_before and value.startswith("2.25."):
             return value
-        new = self._uids.get(value)
+        scope = "" if archive_wide(keyword) else self.donor.public_id
+        new = self._uids.get((scope, value))
         if new is None:
-            new = self._uids[value] = keys.uid(self.donor.key, value)
+            new = self._uids[scope, value] = keys.uid(self.donor.key, value, scope)
         return new
 
     def dataset(self, source: Dataset) -> Dataset:
@@ -301,7 +315,11 @@ class _Cleaner:
         text = text_as_read(source, raw, tag)
         if text is None:
             return False
-        return vr not in TEXT_VRS or not any(self.identifiers.find(r) for r in _readings(text))
+        if vr not in TEXT_VRS:
+            return True
+        if any(self.identifiers.find(r) for r in _readings(text)):
+            return False
+        return tag in _DICTIONARY_TAGS or all(technical(v) for v in values_as_read(text, vr))
 
     def _unread(
         self,
@@ -366,7 +384,7 @@ class _Cleaner:
         if action not in ("U", "K", "U*", "D"):
             return None
         self.tally[{"U": "replaced", "D": "dummy"}.get(action, "kept"), name] += 1
-        uids = [self.uid(v) for v in values_as_read(raw.value.decode("latin-1"), "UI")]
+        uids = [self.uid(v, name) for v in values_as_read(raw.value.decode("latin-1"), "UI")]
         return _new(tag, "UI", uids if len(uids) > 1 else uids[0])
 
     def _time(self, elem: DataElement | RawDataElement, times: list[str], name: str) -> DataElement:
@@ -402,10 +420,27 @@ class _Cleaner:
                 # doubt, remove
                 self.tally["removed", name] += 1
                 return None
+            if vr in TEXT_VRS and tag not in _DICTIONARY_TAGS:
+                return self._technical(elem, name)
             action = "K"
         else:
             action = rule.action
         return self._apply(elem, name, action, rule.basic if rule else "X")
+
+    def _technical(self, elem: DataElement, name: str) -> DataElement | None:
+        """Allow-listed technical text: kept as written when every value looks technical
+        (``descriptors.technical``), else each value cleaned like a description; removed
+        when nothing is left (``allowlist`` gives the rule)."""
+        texts = [str(t) for t in _as_list(elem.value)]
+        if all(technical(t) for t in texts):
+            self.tally["kept", name] += 1
+            return elem
+        cleaned = [c for c in (clean_descriptor(t, self.identifiers) for t in texts if t) if c]
+        if not cleaned:
+            self.tally["removed", name] += 1
+            return None
+        self.tally["cleaned", name] += 1
+        return _new(elem.tag, elem.VR, cleaned[0] if len(cleaned) == 1 else cleaned)
 
     def _identifying(self, elem: DataElement, data: bytes | None) -> bool:
         value = elem.value
@@ -430,7 +465,7 @@ class _Cleaner:
             return self._dummy(elem)
         if action == "U":
             self.tally["replaced", name] += 1
-            return _new(tag, vr, self._map_uids(elem.value))
+            return _new(tag, vr, self._map_uids(elem.value, name))
         if action == "C":
             return self._clean(elem, name, basic)
         # K and U*: keep, walking into sequences, replacing any UID that is not well known
@@ -441,15 +476,15 @@ class _Cleaner:
         if elem.VR == "SQ":
             return _new(elem.tag, "SQ", Sequence([self.dataset(i) for i in elem.value]))
         if elem.VR == "UI":
-            return _new(elem.tag, "UI", self._map_uids(elem.value))
+            return _new(elem.tag, "UI", self._map_uids(elem.value, elem.keyword))
         return elem
 
-    def _map_uids(self, value: object) -> object:
+    def _map_uids(self, value: object, keyword: str) -> object:
         if value is None:
             return None
         if isinstance(value, MultiValue | list | tuple):
-            return [self.uid(str(v)) for v in value]
-        return self.uid(str(value))
+            return [self.uid(str(v), keyword) for v in value]
+        return self.uid(str(value), keyword)
 
     def _dummy(self, elem: DataElement) -> DataElement:
         tag, vr = elem.tag, elem.VR
@@ -458,7 +493,7 @@ class _Cleaner:
         if vr == "SQ":
             return _new(tag, vr, Sequence([self.dataset(i) for i in elem.value]))
         if vr == "UI":
-            return _new(tag, vr, self._map_uids(elem.value))
+            return _new(tag, vr, self._map_uids(elem.value, elem.keyword))
         return _new(tag, vr, _dummy_value(vr))
 
     def _clean(self, elem: DataElement, name: str, basic: str) -> DataElement | None:

@@ -24,6 +24,7 @@ from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, PYDICOM_ROOT_UID
 from pydicom.valuerep import CUSTOMIZABLE_CHARSET_VR, PersonName
 
 from ..intake.copies import HIDDEN
+from .dates import date_spellings
 from .errors import DeidError
 from .matching import SUBSTRING_LENGTH, Matcher
 from .normalise import decodings, fold, is_cjk, other_readings
@@ -336,17 +337,17 @@ def _common_words() -> frozenset[str]:
 
 
 def date_variants(yyyymmdd: str) -> set[str]:
-    y, m, d = yyyymmdd[:4], yyyymmdd[4:6], yyyymmdd[6:8]
-    return {
-        yyyymmdd,
-        f"{y}-{m}-{d}",
-        f"{y}.{m}.{d}",
-        f"{y}/{m}/{d}",
-        f"{d}.{m}.{y}",
-        f"{d}/{m}/{y}",
-        f"{m}/{d}/{y}",
-        f"{d}-{m}-{y}",
-    }
+    """Every spelling of a date of the header (``dates.date_spellings``)."""
+    return date_spellings(yyyymmdd)
+
+
+def _short_number(spelling: str) -> bool:
+    """A spelling of a date that is matched as a whole word only: in digits, fewer than
+    eight (030361, 3.3.61), which as a substring would meet any long number (a keyed
+    UID, a file size); with a month name, a two-digit year (15JAN20 is not 15JAN2019)."""
+    if any(c.isalpha() for c in spelling):
+        return not re.search(r"\d{4}", spelling)
+    return sum(c.isdigit() for c in spelling) < 8
 
 
 def _nested(uid: str, root: str) -> bool:
@@ -567,7 +568,10 @@ class Identifiers:
                 matcher.add_word(word)
             for date in self.dates:
                 for variant in date_variants(date):
-                    matcher.add_value(variant)
+                    if _short_number(variant):
+                        matcher.add_word(variant)  # 030361, 3.3.61: whole words only
+                    else:
+                        matcher.add_value(variant)
             matcher.uids = set(self.uids)
             self._matcher = matcher.finish()
         return self._matcher

@@ -1,4 +1,14 @@
-"""Which UIDs are the standard's own (kept) and which identify something (replaced)."""
+"""Which UIDs are the standard's own (kept) and which identify something (replaced).
+
+A replaced UID is keyed archive-wide only when it names an object of the
+donation itself (a study, a series, an instance, and references to them): those
+are unique to the donation, and files and references stay consistent across
+re-runs. Every other UID (a frame of reference, a synchronization frame of
+reference shared by every device of a site, a concatenation, a dimension
+organization, a file-set...) may be the same in the files of different
+patients; keyed archive-wide, it would become one public UID linking their
+donations. These are keyed per donor (``archive_wide`` is False).
+"""
 
 from __future__ import annotations
 
@@ -17,3 +27,13 @@ def is_well_known(uid: str) -> bool:
     unnamed one there is replaced like any other.
     """
     return UID(uid).name != uid
+
+
+_ARCHIVE_WIDE = ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "SOPInstanceUIDInFile")
+
+
+@cache
+def archive_wide(keyword: str) -> bool:
+    """Whether the UIDs of attribute ``keyword`` are keyed archive-wide (objects of the
+    donation: Study, Series and SOP Instance UIDs, and references to them)."""
+    return keyword.endswith(_ARCHIVE_WIDE)
