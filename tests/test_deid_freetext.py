@@ -269,3 +269,14 @@ def test_a_short_spelling_of_a_date_is_not_found_inside_a_longer_number() -> Non
     identifiers = Identifiers()
     identifiers.add_date(BIRTH_DATE)
     assert not identifiers.find("2.25.1234561030399 size 96103031")
+
+
+def test_a_date_is_not_found_in_the_standards_own_uids() -> None:
+    # 2.4.50 is 2 April 1950 written short, and a piece of JPEG Baseline's UID: a file
+    # of a donor born that day must still be published
+    from archive_builder.deid.identifiers import Identifiers
+
+    identifiers = Identifiers()
+    identifiers.add_date("19500402")
+    assert not identifiers.find("1.2.840.10008.1.2.4.50", strict=True)
+    assert identifiers.find("born 02.04.50")

@@ -93,13 +93,19 @@ def date_spellings(yyyymmdd: str) -> set[str]:
     folds): digits with and without separators in day-month-year, month-day-year and
     year-month-day order, four- and two-digit years (03/03/61, 030361, 610303), days
     and months with and without their zero, and English month names, full and cut to
-    three letters (03-MAR-1961, 3 March 1961, MAR 3 1961, 15JAN2020)."""
+    three letters (03-MAR-1961, 3 March 1961, MAR 3 1961, 15JAN2020). Two-digit years
+    with days and months without their zero are not spelled with dots or spaces
+    (3.1.20 is a piece of many UIDs)."""
     y, m, d = yyyymmdd[:4], yyyymmdd[4:6], yyyymmdd[6:8]
     yy, mi, di = y[2:], str(int(m)), str(int(d))
     out = {yyyymmdd}
     for year in (y, yy):
         for day, month in ((d, m), (di, mi)):
             for sep in ("-", ".", "/", " "):
+                if sep in ". " and year == yy and (day, month) == (di, mi):
+                    # 3.1.20 would meet the standard's own UIDs (1.2.840.10008.1.2.4.50)
+                    # and multi-valued numbers: not searched for
+                    continue
                 out.add(f"{year}{sep}{month}{sep}{day}")
                 out.add(f"{day}{sep}{month}{sep}{year}")
                 out.add(f"{month}{sep}{day}{sep}{year}")
