@@ -114,7 +114,7 @@ def date_spellings(yyyymmdd: str) -> set[str]:
     for name in (full, full[:3]):
         for year in (y, yy):
             for day in (d, di):
-                for sep in ("-", " ", "", "/", ".", "_"):
+                for sep in ("-", " ", ""):
                     out.add(f"{day}{sep}{name}{sep}{year}")
                     out.add(f"{name}{sep}{day}{sep}{year}")
                     out.add(f"{year}{sep}{name}{sep}{day}")
