@@ -464,6 +464,10 @@ def _write_sums(site: SiteWriter, previous: dict[str, str]) -> None:
     site.text(SUMS, "".join(lines))
 
 
+UNFINISHED = "unfinished"  # in .cache/site/ while a build stages the site, until its swap
+SITE_CACHES = ("pages.json", "signposts.json")  # keys of what a build left in its staging folder
+
+
 def _state_file(layout: Layout) -> Path:
     return layout.root / ".cache" / "site-state.json"
 
@@ -574,10 +578,17 @@ def build_site(archive: Archive, progress: Progress | None = None) -> BuildSumma
     )
     fault_point("build.published")
     previous = _proven_sums(layout)
-    if not previous:
-        # Without proof that the live site is a finished build, no page of it is kept
-        # as it is: every page is rendered and compared again.
-        (layout.root / ".cache" / "site" / "pages.json").unlink(missing_ok=True)
+    caches = layout.root / ".cache" / "site"
+    unfinished = caches / UNFINISHED
+    if not previous or unfinished.exists():
+        # The page and link caches describe the folder a build staged. Without proof that
+        # the live site is that build, swapped in (a build killed before its swap leaves
+        # caches of pages the live site does not have), no page of it is kept as it is:
+        # every page is rendered and compared again.
+        for name in SITE_CACHES:
+            (caches / name).unlink(missing_ok=True)
+    caches.mkdir(parents=True, exist_ok=True)
+    unfinished.touch()
     site = SiteWriter(stage(layout.site))
     step(2)
     write_catalogs(
@@ -612,6 +623,7 @@ def build_site(archive: Archive, progress: Progress | None = None) -> BuildSumma
     swap(site.root, layout.site, touched=[*site.changed, *removed])
     fault_point("build.swapped")
     _record_state(layout)
+    unfinished.unlink()
     withdrawal.clear(layout, done)
     return BuildSummary(
         donations=len(donations),

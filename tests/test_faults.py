@@ -188,7 +188,7 @@ def assert_next_release(base: dict[str, Any], root: Path) -> None:
     assert (root / "site" / "releases" / "2.0" / "changes.json").is_file()
 
 
-@pytest.mark.parametrize("point", ["ingest.staged"])
+@pytest.mark.parametrize("point", ["ingest.staged", "ingest.moved"])
 def test_a_killed_ingest(base: dict[str, Any], point: str) -> None:
     root, user = copy(base), base["user"]
     killed(user, point, "ingest", root, base["packages"]["third"])
@@ -205,7 +205,7 @@ def test_a_killed_ingest(base: dict[str, Any], point: str) -> None:
     assert_next_release(base, root)
 
 
-@pytest.mark.parametrize("point", ["build.published", "build.swapped"])
+@pytest.mark.parametrize("point", ["build.published", "build.staged", "build.swapped"])
 def test_a_killed_build(base: dict[str, Any], point: str) -> None:
     root, user = copy(base), base["user"]
     config = root / "archive.toml"
@@ -239,7 +239,8 @@ def test_a_killed_release(base: dict[str, Any], point: str) -> None:
 
 @pytest.mark.parametrize(
     "point",
-    ["withdraw.requested", "withdraw.committed", "withdraw.scrubbed"],
+    # the last: killed inside its own build, the site not yet swapped (the old pages served)
+    ["withdraw.requested", "withdraw.committed", "withdraw.scrubbed", "build.staged"],
 )
 def test_a_killed_withdrawal(base: dict[str, Any], point: str) -> None:
     root, user = copy(base), base["user"]
