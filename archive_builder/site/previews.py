@@ -19,7 +19,7 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-PREVIEW_VERSION = "2"
+PREVIEW_VERSION = "3"
 MAX_SIDE = 256
 
 
@@ -40,18 +40,24 @@ def render_preview(path: Path) -> bytes | None:
     """PNG bytes of the middle frame of ``path``, or None when it cannot be drawn.
 
     The frame is decoded and rendered by the pixel stage's own code
-    (``pixels.frames``): the preview is one of the renderings it screened.
+    (``pixels.frames``), and the preview itself is screened for text as every
+    published frame was (``pixels.text``): one that holds text is not drawn.
     """
     try:
+        import numpy as np
         import pydicom
         from PIL import Image
 
         from ..pixels.frames import decode, frame_count, rendering
+        from ..pixels.text import screen_image
 
         ds = pydicom.dcmread(path)
         frame = next(decode(ds, [frame_count(ds) // 2]))
         image = Image.fromarray(rendering(frame, ds), "RGB" if frame.ndim == 3 else "L")
         image.thumbnail((MAX_SIDE, MAX_SIDE))
+        if screen_image(np.asarray(image)):
+            log.warning("no preview for %s: the text screening found text in it", path)
+            return None
         out = io.BytesIO()
         image.save(out, "PNG", optimize=True)
         return out.getvalue()
