@@ -40,11 +40,14 @@ def render_preview(path: Path) -> bytes | None:
     """PNG bytes of the middle frame of ``path``, or None when it cannot be drawn.
 
     The frame is decoded and rendered by the pixel stage's own code
-    (``pixels.frames``), and the preview itself is screened for text as every
-    published frame was (``pixels.text``): one that holds text is not drawn.
+    (``pixels.frames``), and that 8-bit rendering, as shown and at full size, is
+    screened for text (``pixels.text``) before it is reduced to the preview: one
+    that holds text is not drawn. The reduction only averages pixels, so it shows
+    no text that the full-size rendering did not; small text, legible at full size,
+    would be lost in a reduced copy, and a reduced body (ribs, limbs) looks like
+    lines of glyphs to the detector.
     """
     try:
-        import numpy as np
         import pydicom
         from PIL import Image
 
@@ -53,11 +56,12 @@ def render_preview(path: Path) -> bytes | None:
 
         ds = pydicom.dcmread(path)
         frame = next(decode(ds, [frame_count(ds) // 2]))
-        image = Image.fromarray(rendering(frame, ds), "RGB" if frame.ndim == 3 else "L")
-        image.thumbnail((MAX_SIDE, MAX_SIDE))
-        if screen_image(np.asarray(image)):
+        shown = rendering(frame, ds)
+        if screen_image(shown):
             log.warning("no preview for %s: the text screening found text in it", path)
             return None
+        image = Image.fromarray(shown, "RGB" if frame.ndim == 3 else "L")
+        image.thumbnail((MAX_SIDE, MAX_SIDE))
         out = io.BytesIO()
         image.save(out, "PNG", optimize=True)
         return out.getvalue()
