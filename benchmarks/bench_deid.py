@@ -46,6 +46,7 @@ from deid_corpus import Patient, corpus_files, planted_copies, raw_hits, readabl
 from archive_builder import keys
 from archive_builder.deid.folder import deidentify_folder
 from archive_builder.deid.risk import exclusion_reason
+from archive_builder.pixels import text
 
 KEY = bytes(range(32))
 Run = Callable[[list[Path], Path], None]
@@ -204,13 +205,129 @@ def machine() -> str:
     )
 
 
+def screening_tables() -> None:
+    """Detection rate on the drawn-text images, false positives on the clean ones, and
+    what the candidate stage sends to the detector (``tests/drawn_text.py``: every
+    variant of every base frame)."""
+    import random
+
+    import numpy as np
+    from drawn_text import frames, variants
+
+    caught: dict[str, list[bool]] = {}
+    kept: list[bool] = []
+    clean: dict[str, list[bool]] = {}
+    sent, areas = [], []
+    candidate_seconds = total_seconds = 0.0
+    count = 0
+    for frame in frames():
+        rng = random.Random(frame.name)
+        modality = str(frame.ds.Modality)
+        for kind, pixels in [("clean", frame.pixels), *variants(frame, rng)]:
+            start = time.perf_counter()
+            values = text.grey(pixels)
+            regions = text.candidate_regions(values, text.find_strokes(values))
+            middle = time.perf_counter()
+            screening = text.screen_frame(pixels)
+            if kind != "clean":  # every stroke of the drawn text lies in what is sent
+                change = np.abs(pixels.astype(np.float64) - frame.pixels)
+                sent_mask = np.zeros(change.shape, bool)
+                for top, bottom, left, right in regions:
+                    sent_mask[top:bottom, left:right] = True
+                kept.append(bool(sent_mask[change > 0.5 * change.max()].all()))
+            candidate_seconds += middle - start
+            total_seconds += time.perf_counter() - middle
+            count += 1
+            if kind == "clean":
+                clean.setdefault(modality, []).append(screening.text)
+                sent.append(screening.sent)
+                areas.append(screening.area)
+            else:
+                caught.setdefault(kind, []).append(screening.text)
+    print()
+    print("| drawn text | caught |")
+    print("|---|---:|")
+    for kind, found in caught.items():
+        print(f"| {kind} | {sum(found)}/{len(found)} |")
+    everything = [f for found in caught.values() for f in found]
+    print(
+        f"| **all** | **{sum(everything)}/{len(everything)} "
+        f"({100 * sum(everything) / len(everything):.1f}%)** |"
+    )
+    print()
+    print(f"drawn texts the candidate stage sends whole to the detector: {sum(kept)}/{len(kept)}")
+    print()
+    print("| clean frames | flagged |")
+    print("|---|---:|")
+    for modality, flagged in clean.items():
+        print(f"| {modality} | {sum(flagged)}/{len(flagged)} |")
+    print()
+    print(
+        f"clean frames sent to the detector: {sum(sent)}/{len(sent)}, "
+        f"mean share of their area sent: {100 * sum(areas) / len(areas):.0f}%; "
+        f"per frame: candidate stage {1000 * candidate_seconds / count:.0f} ms, "
+        f"whole screening {1000 * total_seconds / count:.0f} ms (mean of {count} frames)"
+    )
+
+
+def corpus_screening(folder: Path) -> None:
+    """Per corpus file of one copy, in this process: decoding every frame, then the
+    candidate stage and the whole screening of each decoded frame."""
+    from archive_builder.pixels.frames import DecodeError, decode, pixel_dataset
+    from archive_builder.pixels.review import _pixel_element
+
+    decoding = candidates = screening = 0.0
+    frames = sent = 0
+    area = everything = 0.0
+    for path in sorted(folder.iterdir()):
+        ds = dcmread(path)
+        element = _pixel_element(ds)
+        if element is None:
+            continue
+        start = time.perf_counter()
+        try:
+            decoded = list(decode(pixel_dataset(ds, element, str(ds.file_meta.TransferSyntaxUID))))
+        except DecodeError:  # not published: nothing to screen
+            continue
+        decoding += time.perf_counter() - start
+        for frame in decoded:
+            start = time.perf_counter()
+            values = text.grey(frame)
+            text.candidate_regions(values, text.find_strokes(values))
+            middle = time.perf_counter()
+            result = text.screen_frame(frame)
+            candidates += middle - start
+            screening += time.perf_counter() - middle
+            frames += 1
+            sent += result.sent
+            area += result.area * frame.shape[0] * frame.shape[1]
+            everything += frame.shape[0] * frame.shape[1]
+    print()
+    print(f"| one copy of the corpus ({frames} frames), one process | seconds |")
+    print("|---|---:|")
+    print(f"| decoding every frame | {decoding:.2f} |")
+    print(f"| candidate stage, every frame | {candidates:.2f} |")
+    print(f"| whole screening (candidate stage and detector) | {screening:.2f} |")
+    print(f"| frames sent to the detector | {sent}/{frames} ({100 * sent / max(frames, 1):.0f}%) |")
+    print(f"| share of the pixels sent to the detector | {100 * area / max(everything, 1):.0f}% |")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--min-files", type=int, default=150)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--screening-only", action="store_true", help="only the text-screening tables"
+    )
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     logging.disable(logging.CRITICAL)
+    if args.screening_only:
+        with tempfile.TemporaryDirectory(prefix="bench-deid-") as scratch:
+            build_corpus(Path(scratch) / "in", 1)
+            corpus_screening(Path(scratch) / "in" / "r0")
+        screening_tables()
+        return 0
     jobs = os.cpu_count() or 1
     tools: list[tuple[str, Run]] = [
         ("pydicom read+write (baseline)", run_pydicom),
@@ -252,6 +369,8 @@ def main() -> int:
             root,
             args.repeat,
         )
+        corpus_screening(small)
+        screening_tables()
     baseline = rows[0].seconds
     dicognito = next(row.seconds for row in rows if row.tool == "dicognito")
     print()

@@ -2,8 +2,9 @@
 
 Header de-identification cannot clean pixels. Instances whose pixels may show
 a name or a face (burned-in annotations, screen captures, ultrasound,
-photographs, documents) are excluded until a Clean Pixel Data step exists;
-the de-identification report lists each one with the reason.
+photographs, documents) are excluded; every other image is screened for text
+by the pixel stage. The de-identification report lists each excluded instance
+with the reason.
 """
 
 from __future__ import annotations
@@ -48,8 +49,9 @@ RISKY_MODALITIES = {
     "DOC": "scanned documents",
     "GM": "general microscopy photographs can carry labels",
 }
+# Image Type SECONDARY (derived images: reformats, projections, ADC maps) is published
+# when its pixels pass the text screening of the pixel stage, as every image is.
 RISKY_IMAGE_TYPES = {
-    "SECONDARY": "Image Type SECONDARY (derived screens may carry burned-in text)",
     "SCREEN SAVE": "Image Type SCREEN SAVE (a screenshot)",
     "SCREEN": "Image Type SCREEN (a screenshot)",
 }

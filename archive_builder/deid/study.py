@@ -64,6 +64,9 @@ POLICY = (
     "Instances whose pixels may show identifiers are not published.",
     "Every frame of every published instance is decoded as it is published; "
     "pixel data that cannot be decoded is not published.",
+    "Every frame is screened for burned-in text (a stroke filter, then a text "
+    "detection model on the regions it marks); an instance with text in any "
+    "frame is not published.",
     "Comments, application data and bytes after the image are removed from "
     "compressed frames without re-encoding them; native pixel data longer than "
     "its rows, columns and frames, or using bits above Bits Stored, is not "

@@ -66,6 +66,7 @@ UNCHECKED_SYNTAX = (
     "its transfer syntax (video or a new compression) cannot be screened frame by frame"
 )
 NO_PIXELS = "its pixel data is missing or empty"
+TEXT_FOUND = "text was found in its pixels (a burned-in annotation)"
 
 
 @dataclass(frozen=True)
@@ -254,9 +255,7 @@ def _encapsulated(frames: list[bytes], extended: bool) -> tuple[bytes, bytes, by
     return encapsulate(frames, has_bot=len(frames) > 1), b"", b""
 
 
-def review_instance(
-    ds: Dataset, source: Path | None, series: Decision = KEEP, *, screen: bool = False
-) -> Decision:
+def review_instance(ds: Dataset, source: Path | None, series: Decision = KEEP) -> Decision:
     """Review the pixel data of ``ds`` (read from ``source``, which holds any pixel data
     left unread) as it will be published.
 
@@ -297,24 +296,29 @@ def review_instance(
         except (PayloadError, DecodeError) as exc:
             return Decision(excluded=str(exc))
     decision = Decision(pixels=element, replacement=replacement)
-    return _screened(ds, element, str(syntax), decision, screen)
+    return _screened(ds, element, str(syntax), decision)
 
 
 def _screened(
-    ds: Dataset,
-    element: DataElement | RawDataElement,
-    syntax: str,
-    decision: Decision,
-    screen: bool,
+    ds: Dataset, element: DataElement | RawDataElement, syntax: str, decision: Decision
 ) -> Decision:
-    """``decision`` once every frame is decoded (and, with ``screen``, screened for text)."""
+    """``decision`` once every frame is decoded and screened for text (``pixels.text``):
+    the instance is not published when any frame holds text. Detected text is not
+    blanked: what the detector missed of a line it found (or a second line) would be
+    published, and compressed frames would have to be encoded anew."""
+    from .text import screen_frame
+
     pixels = pixel_dataset(ds, element, syntax)
-    frames = 0
+    frames = sent = 0
     try:
-        for _frame in decode(pixels):
+        for frame in decode(pixels):
             frames += 1
+            screening = screen_frame(frame)
+            sent += screening.sent
+            if screening.text:
+                return Decision(excluded=TEXT_FOUND, frames=frames, detector=sent)
     except DecodeError:
         return Decision(excluded=UNDECODABLE)
     if frames != frame_count(ds):
         return Decision(excluded=UNDECODABLE)
-    return replace(decision, frames=frames)
+    return replace(decision, frames=frames, detector=sent)

@@ -19,7 +19,7 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-PREVIEW_VERSION = "2"
+PREVIEW_VERSION = "3"
 MAX_SIDE = 256
 
 
@@ -40,17 +40,27 @@ def render_preview(path: Path) -> bytes | None:
     """PNG bytes of the middle frame of ``path``, or None when it cannot be drawn.
 
     The frame is decoded and rendered by the pixel stage's own code
-    (``pixels.frames``): the preview is one of the renderings it screened.
+    (``pixels.frames``), and that 8-bit rendering, as shown and at full size, is
+    screened for text (``pixels.text``) before it is reduced to the preview: one
+    that holds text is not drawn. The reduction only averages pixels, so it shows
+    no text that the full-size rendering did not; small text, legible at full size,
+    would be lost in a reduced copy, and a reduced body (ribs, limbs) looks like
+    lines of glyphs to the detector.
     """
     try:
         import pydicom
         from PIL import Image
 
         from ..pixels.frames import decode, frame_count, rendering
+        from ..pixels.text import screen_image
 
         ds = pydicom.dcmread(path)
         frame = next(decode(ds, [frame_count(ds) // 2]))
-        image = Image.fromarray(rendering(frame, ds), "RGB" if frame.ndim == 3 else "L")
+        shown = rendering(frame, ds)
+        if screen_image(shown):
+            log.warning("no preview for %s: the text screening found text in it", path)
+            return None
+        image = Image.fromarray(shown, "RGB" if frame.ndim == 3 else "L")
         image.thumbnail((MAX_SIDE, MAX_SIDE))
         out = io.BytesIO()
         image.save(out, "PNG", optimize=True)

@@ -1,0 +1,152 @@
+"""Burned-in text: drawn into real CT, MR and CR pixel data, it is never published.
+
+The drawn-text cases come from ``drawn_text`` (names, dates and IDs at the top
+of a 12-bit range, dim near the floor, dark across anatomy, in 8 pixels,
+rotated, in a bitmap font, large). The candidate stage must keep every one of
+them; the detector must find the kinds the README says it finds; clean frames
+must pass; and ``deid`` and ``ingest`` must not publish a drawn-text image, a
+derived (Image Type SECONDARY) image is published when it is clean.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import pydicom
+import pytest
+from conftest import record, run_cli
+from drawn_text import Frame, draw, frames, levels, variants
+from pixel_cases import STUDY_UID, patient_instance, sample
+
+from archive_builder import keys
+from archive_builder.archive import open_archive
+from archive_builder.pixels import text
+from archive_builder.pixels.review import TEXT_FOUND
+from archive_builder.site.previews import render_preview
+
+SMALL = ("CT_small.dcm", "MR_small.dcm", "emri_small.dcm", "693_UNCI.dcm", "eCT_Supplemental.dcm")
+FRAMES = {f.name: f for f in frames(SMALL) if f.name.split("#")[-1] in (f.name, "0")}
+CASES = {
+    f"{name}: {kind}": (FRAMES[name], drawn)
+    for name in sorted(FRAMES)
+    for kind, drawn in variants(FRAMES[name], random.Random(name))
+}
+# the kinds the detector is claimed to find (README, "Pixel data"); dim and dark text are
+# measured by the benchmark, not claimed
+FOUND = ("bright corner", "bright 8 px", "bright across anatomy", "rotated", "bitmap", "large")
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_the_candidate_stage_keeps_every_drawn_text(case: str) -> None:
+    frame, drawn = CASES[case]
+    values = text.grey(drawn)
+    regions = text.candidate_regions(values, text.find_strokes(values))
+    covered = np.zeros(drawn.shape, bool)
+    for top, bottom, left, right in regions:
+        covered[top:bottom, left:right] = True
+    change = np.abs(drawn.astype(np.float64) - frame.pixels)
+    strokes = change > 0.5 * change.max()
+    assert strokes.any()
+    assert covered[strokes].all(), f"{case}: text outside the regions sent to the detector"
+
+
+@pytest.mark.parametrize(
+    "case", sorted(c for c in CASES if c.startswith(("CT_small", "693")) and c.endswith(FOUND))
+)
+def test_the_detector_finds_drawn_text(case: str) -> None:
+    _, drawn = CASES[case]
+    screening = text.screen_frame(drawn)
+    assert screening.text and screening.sent
+
+
+@pytest.mark.parametrize("name", ["CT_small.dcm", "MR_small.dcm", "693_UNCI.dcm"])
+def test_a_clean_frame_passes(name: str) -> None:
+    screening = text.screen_frame(FRAMES[name].pixels)
+    assert not screening.text
+
+
+def test_a_large_frame_sends_only_regions_with_strokes() -> None:
+    """A frame with a flat background and text in one corner: only part of it goes to the
+    detector, and the text is found there."""
+    pixels = np.full((768, 768), 100, np.uint16)
+    pixels[200:560, 200:560] = 900  # a bright square: no strokes inside, edges only
+    frame = Frame("flat", sample("CT_small.dcm"), pixels)
+    drawn = draw(pixels, "QUIBBLETON^ANNA", value=levels(frame)["bright"])
+    assert drawn is not None
+    clean, found = text.screen_frame(pixels), text.screen_frame(drawn)
+    assert not clean.text and clean.area < 0.1
+    assert found.text and found.area < 0.25
+
+
+def _drawn_instance(number: int, **attributes: object) -> pydicom.Dataset:
+    """CT_small as an instance of the test patient's study, with the name drawn in."""
+    ds = patient_instance(sample("CT_small.dcm"), number, **attributes)
+    frame = Frame("CT_small.dcm", ds, ds.pixel_array)
+    drawn = draw(frame.pixels, "QUIBBLETON^ANNA", value=levels(frame)["bright"])
+    assert drawn is not None
+    ds.PixelData = drawn.tobytes()
+    return ds
+
+
+def _study(folder: Path) -> dict[str, str]:
+    """A study of four CT instances: clean, drawn, clean SECONDARY, drawn SECONDARY."""
+    folder.mkdir(parents=True)
+    secondary = ["DERIVED", "SECONDARY", "AXIAL"]
+    instances = {
+        "clean": patient_instance(sample("CT_small.dcm"), 1),
+        "drawn": _drawn_instance(2),
+        "clean secondary": patient_instance(sample("CT_small.dcm"), 3, ImageType=secondary),
+        "drawn secondary": _drawn_instance(4, ImageType=secondary),
+    }
+    for name, ds in instances.items():
+        ds.save_as(folder / f"{name.replace(' ', '-')}.dcm", enforce_file_format=True)
+    return {name: str(ds.SOPInstanceUID) for name, ds in instances.items()}
+
+
+def _published(root: Path, key: bytes, uids: dict[str, str]) -> set[str]:
+    found = {
+        str(pydicom.dcmread(p, stop_before_pixels=True).SOPInstanceUID)
+        for p in root.rglob("*.dcm")
+        if ".git" not in p.parts
+    }
+    return {name for name, uid in uids.items() if keys.uid(key, uid) in found}
+
+
+def test_deid_publishes_no_drawn_text(tmp_path: Path) -> None:
+    uids = _study(tmp_path / "in")
+    key_file = tmp_path / "key"
+    result = run_cli("deid", tmp_path / "in", tmp_path / "out", "--key-file", key_file)
+    assert result.exit_code == 0, result.output
+    key = bytes.fromhex(key_file.read_text().strip())
+    assert _published(tmp_path / "out", key, uids) == {"clean", "clean secondary"}
+    report = json.loads(next((tmp_path / "out").rglob("deid-report.json")).read_text())
+    reasons = [e["reason"] for e in report["instances"]["excluded"]]
+    assert reasons == [TEXT_FOUND, TEXT_FOUND]
+    assert report["pixels"]["frames_sent_to_text_detector"] == 2
+
+
+@pytest.mark.slow
+def test_ingest_publishes_no_drawn_text(archive_dir: Path, tmp_path: Path) -> None:
+    package = tmp_path / "package"
+    uids = _study(package)
+    (package / "donation.json").write_text(json.dumps(record()), encoding="utf-8")
+    result = run_cli("ingest", archive_dir, package)
+    assert result.exit_code == 0, result.output
+    public_id = result.output.split("added as ")[1].split()[0]
+    dataset = archive_dir / "datasets" / public_id
+    key = open_archive(archive_dir).key
+    assert _published(dataset, key, uids) == {"clean", "clean secondary"}
+    report = json.loads((dataset / "deid-report.json").read_text())
+    assert [e["reason"] for e in report["instances"]["excluded"]] == [TEXT_FOUND, TEXT_FOUND]
+    assert STUDY_UID not in (dataset / "deid-report.json").read_text()
+
+
+def test_a_preview_with_text_is_not_drawn(tmp_path: Path) -> None:
+    clean, drawn = tmp_path / "clean.dcm", tmp_path / "drawn.dcm"
+    patient_instance(sample("CT_small.dcm"), 1).save_as(clean, enforce_file_format=True)
+    _drawn_instance(2).save_as(drawn, enforce_file_format=True)
+    assert render_preview(clean) is not None
+    assert render_preview(drawn) is None
