@@ -14,66 +14,16 @@ import base64
 import gzip
 import unicodedata
 import warnings
-from io import BytesIO
 from pathlib import Path
 
 import pytest
-from conftest import PackageFactory, record, run_cli, sample
+from conftest import PackageFactory, record, run_cli
+from planted import FAMILY, GIVEN, PATIENT_ID, UID_ROOT
+from planted import assert_unpublished as _assert_unpublished
+from planted import ct as _ct
+from planted import deid as _deid
+from planted import found as _found
 from pydicom import dcmread
-from pydicom.dataset import FileDataset
-from pydicom.uid import UID
-
-FAMILY, GIVEN = "Quibbleton", "Anna"
-PATIENT_ID = "PX55512345"
-BIRTH_DATE = "19610303"  # 3 March 1961
-STUDY_DATE = "20200115"
-UID_ROOT = "1.2.826.0.1.3680043.10.777"  # the hospital's registered UID root
-
-
-def _ct(**attributes: object) -> FileDataset:
-    """CT_small as one instance of the fictitious patient's study, with ``attributes``."""
-    ds = dcmread(BytesIO(sample("CT_small.dcm").read_bytes()))
-    ds.PatientName = f"{FAMILY}^{GIVEN}"
-    ds.PatientID = PATIENT_ID
-    ds.PatientBirthDate = BIRTH_DATE
-    ds.StudyDate = STUDY_DATE
-    ds.InstitutionName = "Zorbington General Hospital"
-    ds.StudyInstanceUID = f"{UID_ROOT}.1"
-    ds.SeriesInstanceUID = f"{UID_ROOT}.2"
-    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = UID(f"{UID_ROOT}.3")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for keyword, value in attributes.items():
-            setattr(ds, keyword, value)
-    return ds
-
-
-def _deid(ds: FileDataset, tmp_path: Path) -> list[Path]:
-    """Run ``archive-builder deid`` on a folder holding ``ds``; the files it writes."""
-    source, out = tmp_path / "in", tmp_path / "out"
-    source.mkdir()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        ds.save_as(source / "image.dcm", enforce_file_format=True)
-    result = run_cli("deid", source, out, "--key-file", tmp_path / "deid.key")
-    assert result.exit_code == 0, result.output
-    assert "ok" in result.output, result.output  # published, not excluded or refused
-    files = [p for p in out.rglob("*") if p.is_file()]
-    assert any(p.suffix == ".dcm" for p in files)
-    return files
-
-
-def _found(data: bytes, needle: str | bytes) -> bool:
-    if isinstance(needle, bytes):
-        return needle in data
-    low = data.lower()
-    encodings = ("utf-8", "latin-1", "utf-16-le", "utf-16-be")
-    return any(needle.lower().encode(e, "ignore") in low for e in encodings)
-
-
-def _assert_unpublished(files: list[Path], needle: str | bytes) -> None:
-    leaks = [p.name for p in files if _found(p.read_bytes(), needle)]
-    assert not leaks, f"{needle!r} published in {leaks}"
 
 
 def test_a_patient_id_written_without_its_leading_zeros_is_not_published(
