@@ -85,18 +85,37 @@ class SiteWriter:
 
     def finish(self) -> list[str]:
         """Remove files this build did not produce; return their paths."""
-        removed = []
-        for path in sorted(self.root.rglob("*"), reverse=True):
-            rel = path.relative_to(self.root).as_posix()
-            if any(rel.startswith(p) or rel + "/" == p for p in self.keep_prefixes):
-                continue
-            if path.is_file() or path.is_symlink():
-                if rel not in self.written:
-                    path.unlink()
-                    removed.append(rel)
-            elif path.is_dir() and not any(path.iterdir()):
-                path.rmdir()
-        return removed
+        removed: list[str] = []
+        self._sweep(os.fspath(self.root), "", removed)
+        return sorted(removed, reverse=True)
+
+    def _kept(self, rel: str) -> bool:
+        return any(rel.startswith(p) or rel + "/" == p for p in self.keep_prefixes)
+
+    def _sweep(self, folder: str, prefix: str, removed: list[str]) -> bool:
+        """Remove what this build did not write under ``folder``; True if it is left empty.
+
+        Plain strings and one ``scandir`` per folder: a large site has tens of
+        thousands of files, and folders under kept prefixes are not entered.
+        """
+        empty = True
+        with os.scandir(folder) as listing:
+            entries = list(listing)
+        for entry in entries:
+            rel = prefix + entry.name
+            if self._kept(rel):
+                empty = False
+            elif entry.is_dir(follow_symlinks=False):
+                if self._sweep(entry.path, rel + "/", removed):
+                    os.rmdir(entry.path)
+                else:
+                    empty = False
+            elif rel in self.written:
+                empty = False
+            else:
+                os.unlink(entry.path)
+                removed.append(rel)
+        return empty
 
 
 SUMS = "SHA256SUMS"
@@ -189,15 +208,16 @@ def _kind(entry: os.DirEntry[str]) -> str:
     return "file" if entry.is_file(follow_symlinks=False) else "other"
 
 
-def mirror(source: Path, target: Path) -> None:
+def mirror(source: Path | str, target: Path | str) -> None:
     """Make ``target`` a hard-linked twin of ``source``: the same names, the same inodes.
 
     Only what differs costs anything: an entry already linked to the same
     inode is left alone (``scandir`` gives inodes without a ``stat``), others
     are linked, and entries ``source`` lacks are removed. Special files are
-    not copied.
+    not copied. Plain strings: a large site has tens of thousands of folders.
     """
-    target.mkdir(exist_ok=True)
+    source, target = os.fspath(source), os.fspath(target)
+    os.makedirs(target, exist_ok=True)
     with os.scandir(source) as listing:
         wanted = {entry.name: entry for entry in listing}
     with os.scandir(target) as listing:
@@ -210,22 +230,22 @@ def mirror(source: Path, target: Path) -> None:
         if same and theirs is not None and kind == "file":
             same = theirs.inode() == entry.inode()
         elif same and theirs is not None and kind == "link":
-            same = Path(theirs.path).readlink() == Path(entry.path).readlink()
+            same = os.readlink(theirs.path) == os.readlink(entry.path)
         if same:
             kept.add(name)
         else:
             force_rmtree(Path(entry.path))
     for name, entry in wanted.items():
         kind = _kind(entry)
-        here = target / name
+        here = os.path.join(target, name)
         if kind == "dir":
-            mirror(Path(entry.path), here)
+            mirror(entry.path, here)
         elif name in kept:
             continue
         elif kind == "file":
-            _link(Path(entry.path), here)
+            _link(Path(entry.path), Path(here))
         elif kind == "link":
-            here.symlink_to(Path(entry.path).readlink())
+            os.symlink(os.readlink(entry.path), here)
 
 
 def stage(site: Path) -> Path:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from ..sitefiles import SiteWriter
 
 
 def fingerprint(*parts: Any) -> str:
-    data = json.dumps(parts, sort_keys=True, default=str, ensure_ascii=False)
+    data = json.dumps(parts, sort_keys=True, default=str, ensure_ascii=False, check_circular=False)
     return hashlib.sha256(data.encode("utf-8")).hexdigest()
 
 
@@ -26,7 +27,7 @@ def keep(site: SiteWriter, relpath: str) -> bool:
     Cheaper than ``SiteWriter.keep`` for the tens of thousands of files a large
     archive keeps: ``relpath`` comes from this package, never from outside.
     """
-    if not (site.root / relpath).is_file():
+    if not os.path.isfile(os.path.join(site.root, relpath)):
         return False
     site.written.add(relpath)
     return True

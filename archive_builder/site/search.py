@@ -25,8 +25,10 @@ from .pagecache import fingerprint, keep
 
 SHARDS = 8
 IDS = "ids.json"
-# Pagefind's ready-made interfaces; the browse page has its own few lines instead.
-UNUSED = re.compile(r"-ui\.(js|css)$|^pagefind-highlight\.js$")
+# Pagefind's ready-made interfaces (the browse page has its own few lines instead), and
+# its per-page fragments: the page maps result ids to donations with ids.json, so
+# publishing a fragment per donation would only add 10,000 files to a large site.
+UNUSED = re.compile(r"-ui\.(js|css)$|^pagefind-highlight\.js$|^fragment/")
 
 
 class SearchIndexError(ArchiveError, RuntimeError):
@@ -121,8 +123,9 @@ def _write_shard(shard: int, members: dict[str, str], folder: Path, site: SiteWr
         _write_ids(output)
     published = []
     for path in sorted(output.rglob("*")):
-        if path.is_file() and not UNUSED.search(path.name):
-            rel = f"pagefind/{shard}/{path.relative_to(output).as_posix()}"
+        inside = path.relative_to(output).as_posix()
+        if path.is_file() and not UNUSED.search(inside) and not UNUSED.search(path.name):
+            rel = f"pagefind/{shard}/{inside}"
             target = site.root / rel
             same_size = target.is_file() and target.stat().st_size == path.stat().st_size
             # Pagefind names its chunks by their content: same name and size, same file.

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 # (British, American) stems, matched at the start of a word (after "an"/"leuk"... as listed).
@@ -52,6 +53,11 @@ SEX_WORDS = {"F": "female", "M": "male", "O": "other sex"}
 
 def spelling_variants(text: str) -> list[str]:
     """The other spelling of every word of ``text`` that has one, each once, in order."""
+    return list(_variants(text))
+
+
+@lru_cache(maxsize=4096)  # labels repeat across thousands of donations
+def _variants(text: str) -> tuple[str, ...]:
     found: list[str] = []
     for word in WORD.findall(text):
         lower = word.lower()
@@ -65,7 +71,7 @@ def spelling_variants(text: str) -> list[str]:
             if other not in found:
                 found.append(other)
             break
-    return found
+    return tuple(found)
 
 
 def code_forms(system: str, code: str) -> list[str]:

@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -128,9 +129,10 @@ class StoredDonation:
     instances: list[dict[str, Any]]
     dataset_id: str | None = None  # DataLad's id: where the store keeps the files
 
-    @property
+    @cached_property
     def series(self) -> list[dict[str, Any]]:
-        """One entry per series, in dataset order."""
+        """One entry per series, in dataset order (computed once: pages, catalogs and search
+        each read it, tens of thousands of times in a large archive's build)."""
         by_uid: dict[str, dict[str, Any]] = {}
         for inst in self.instances:
             uid = inst["SeriesInstanceUID"]
