@@ -282,6 +282,44 @@ def test_croissant_over_the_catalogs_loads_their_rows(site: Path, release_site: 
         assert len(ids) == 7
 
 
+def test_partitioned_catalogs_are_described_as_they_are_written(tmp_path: Path) -> None:
+    """Past a million instances the catalogs are hive-partitioned by month: Croissant
+    loads every row from the parts, and DCAT links each donation to its month's part."""
+    import rdflib
+    from site_data import CONFIG, donation
+
+    from archive_builder.catalog import write_catalogs
+    from archive_builder.fair.files import write_archive_files
+
+    donations = [donation(i) for i in range(30)]  # twelve months of donation
+    site = SiteWriter(tmp_path)
+    write_catalogs(CONFIG, donations, site, partition_from=1)
+    write_archive_files(CONFIG, donations, site)
+    assert not (tmp_path / "catalog/donations.parquet").exists()
+    dataset = _check_croissant(tmp_path / "croissant.json")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ids = sorted(r["donations/public_id"].decode() for r in dataset.records("donations"))
+        paths = [r["instances/path"] for r in dataset.records("instances")]
+    assert ids == sorted(d.public_id for d in donations)
+    assert len(paths) == sum(len(d.instances) for d in donations)
+    graph = rdflib.Graph().parse(tmp_path / "dcat.ttl")
+    dcat = rdflib.Namespace("http://www.w3.org/ns/dcat#")
+    for d in donations:
+        page = rdflib.URIRef(f"{CONFIG.base_url}datasets/{d.public_id}/")
+        urls = [
+            str(u)
+            for dist in graph.objects(page, dcat.distribution)
+            for u in graph.objects(dist, dcat.downloadURL)
+            if "/catalog/" in str(u)
+        ]
+        assert len(urls) == 3
+        for url in urls:
+            part = tmp_path / url.removeprefix(CONFIG.base_url)
+            rows = pq.read_table(part).column("public_id").to_pylist()
+            assert d.public_id in rows, url
+
+
 # --- RO-Crate ----------------------------------------------------------------------------------
 
 

@@ -62,11 +62,44 @@ CONTEXT: dict[str, Any] = {
 
 @dataclass(frozen=True)
 class ParquetFile:
-    """One Parquet file a Croissant document points at, and the table it holds."""
+    """One Parquet file a Croissant document points at, and the table it holds.
+
+    A hive-partitioned table is a file set instead: ``includes`` is the glob of its
+    parts (relative to the croissant.json), ``url`` its folder, and there is no
+    single digest (each part's is in the folder's ``_SHA256SUMS``).
+    """
 
     table: Table
     url: str  # relative to the croissant.json, or absolute
-    sha256: str
+    sha256: str | None
+    includes: str | None = None
+
+    @property
+    def id(self) -> str:
+        return self.table.filename if self.includes is None else f"{self.table.name}-parts"
+
+
+def _distribution(f: ParquetFile) -> dict[str, Any]:
+    if f.includes is None:
+        return {
+            "@type": "cr:FileObject",
+            "@id": f.id,
+            "name": f.table.filename,
+            "description": f.table.description,
+            "contentUrl": f.url,
+            "encodingFormat": PARQUET,
+            "sha256": f.sha256,
+        }
+    return {
+        "@type": "cr:FileSet",
+        "@id": f.id,
+        "name": f.id,
+        "description": f"{f.table.description} Hive-partitioned: one Parquet file per "
+        f"month of donation under {f.url}, listed with their SHA-256 in "
+        f"{f.url}_SHA256SUMS.",
+        "encodingFormat": PARQUET,
+        "includes": f.includes,
+    }
 
 
 def _data_type(kind: pa.DataType) -> str | None:
@@ -98,7 +131,7 @@ def _record_set(f: ParquetFile) -> dict[str, Any]:
                 "description": column.description,
                 "dataType": data_type,
                 "source": {
-                    "fileObject": {"@id": f"{table.name}.parquet"},
+                    ("fileObject" if f.includes is None else "fileSet"): {"@id": f.id},
                     "extract": {"column": column.name},
                 },
             }
@@ -142,17 +175,6 @@ def croissant(
     }
     if date_published:
         doc["datePublished"] = date_published
-    doc["distribution"] = [
-        {
-            "@type": "cr:FileObject",
-            "@id": f.table.filename,
-            "name": f.table.filename,
-            "description": f.table.description,
-            "contentUrl": f.url,
-            "encodingFormat": PARQUET,
-            "sha256": f.sha256,
-        }
-        for f in files
-    ]
+    doc["distribution"] = [_distribution(f) for f in files]
     doc["recordSet"] = [_record_set(f) for f in files]
     return doc

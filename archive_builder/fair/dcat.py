@@ -15,6 +15,7 @@ from urllib.parse import quote
 from rdflib import Graph, Literal, Namespace, URIRef
 from rdflib.namespace import DCAT, DCTERMS, FOAF, RDF, SKOS, XSD
 
+from ..catalog.writer import PARTITION
 from ..config import ArchiveConfig
 from ..release.model import ReleaseInfo
 from ..store.content import StoredDonation
@@ -58,9 +59,10 @@ CONTEXT = {
 
 
 class _Builder:
-    def __init__(self, config: ArchiveConfig, root: str):
+    def __init__(self, config: ArchiveConfig, root: str, partitioned: bool = False):
         self.config = config
         self.root = root
+        self.partitioned = partitioned
         self.g = Graph()
         for prefix, ns in CONTEXT.items():
             self.g.bind(prefix, ns)
@@ -158,6 +160,9 @@ class _Builder:
         )
         for table in CATALOG_FILES:
             url = f"{self.root}catalog/{table}.parquet"
+            if self.partitioned:  # the part of the donation's month holds its rows
+                month = record["consent"]["month"]
+                url = f"{self.root}catalog/{table}/{PARTITION}={month}/part-0.parquet"
             dist = self.distribution(
                 f"{page}#catalog-{table}",
                 f"Rows of this donation in the {table} catalog (public_id = '{pid}')",
@@ -179,10 +184,15 @@ def dcat_graph(
     config: ArchiveConfig,
     donations: Sequence[StoredDonation],
     release: ReleaseInfo | None = None,
+    partitioned: bool = False,
 ) -> Graph:
-    """The catalog of the archive (or of one release: its own IRI, title and issue date)."""
+    """The catalog of the archive (or of one release: its own IRI, title and issue date).
+
+    ``partitioned``: the catalogs were written hive-partitioned by month of donation,
+    so each donation's rows are in its month's part, and that is what is linked.
+    """
     root = config.base_url if release is None else f"{config.base_url}releases/{release.version}/"
-    b = _Builder(config, root)
+    b = _Builder(config, root, partitioned)
     g = b.g
     cat = b.typed(root, DCAT.Catalog)
     title = config.name if release is None else f"{config.name}, release {release.version}"

@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..catalog import INSTANCES, SERIES, TABLES, Table, write_catalogs, write_table
-from ..catalog.writer import instance_rows, metadata, series_rows
+from ..catalog.writer import FILES as LISTING
+from ..catalog.writer import PARTITION, instance_rows, metadata, series_rows
 from ..config import ArchiveConfig
 from ..release.model import ReleaseInfo, Withdrawal
 from ..sitefiles import SiteWriter
@@ -161,14 +162,39 @@ def write_donation_files(
     )
 
 
+def _catalog_listing(site: SiteWriter, folder: str) -> dict[str, list[str]]:
+    """Each table's files as the build wrote them (``catalog/files.json``); {} if absent."""
+    try:
+        listing = json.loads((site.root / f"{folder}catalog/{LISTING}").read_text("utf-8"))
+        return dict(listing["tables"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+
+
+def _partitioned(site: SiteWriter, folder: str) -> bool:
+    return any("/" in part for parts in _catalog_listing(site, folder).values() for part in parts)
+
+
+def _catalog_files(site: SiteWriter, folder: str) -> list[ParquetFile]:
+    """The catalogs as the build wrote them: one file per table, or (hive-partitioned,
+    as ``catalog/files.json`` says) a set of files per table."""
+    tables = _catalog_listing(site, folder)
+    files = []
+    for t in TABLES:
+        parts = tables.get(t.name) or []
+        if any("/" in part for part in parts):
+            includes = f"catalog/{t.name}/{PARTITION}=*/*.parquet"
+            files.append(ParquetFile(t, f"catalog/{t.name}/", None, includes))
+        elif (site.root / f"{folder}catalog/{t.filename}").is_file():
+            digest = _sha256(site, f"{folder}catalog/{t.filename}")
+            files.append(ParquetFile(t, f"catalog/{t.filename}", digest))
+    return files
+
+
 def _catalog_croissant(
     config: ArchiveConfig, site: SiteWriter, folder: str, citable: Citable, date: str | None
 ) -> dict[str, Any]:
-    files = [
-        ParquetFile(t, f"catalog/{t.filename}", _sha256(site, f"{folder}catalog/{t.filename}"))
-        for t in TABLES
-        if (site.root / f"{folder}catalog/{t.filename}").is_file()
-    ]
+    files = _catalog_files(site, folder)
     return croissant(
         config,
         name=citable.title,
@@ -223,7 +249,7 @@ def write_archive_files(
     attrs = archive_datacite(config, releases, year)
     site.text("datacite.json", _json(attrs))
     site.bytes("datacite.xml", datacite_xml(attrs))
-    graph = dcat_graph(config, donations)
+    graph = dcat_graph(config, donations, partitioned=_partitioned(site, ""))
     site.text("dcat.ttl", dcat_turtle(graph))
     site.text("dcat.jsonld", dcat_jsonld(graph))
     site.text("croissant.json", _json(_catalog_croissant(config, site, "", citable, None)))
@@ -297,7 +323,7 @@ def write_release_descriptors(
     attrs = release_datacite(config, release, previous, donations)
     site.text(folder + "datacite.json", _json(attrs))
     site.bytes(folder + "datacite.xml", datacite_xml(attrs))
-    graph = dcat_graph(config, donations, release)
+    graph = dcat_graph(config, donations, release, _partitioned(site, folder))
     site.text(folder + "dcat.ttl", dcat_turtle(graph))
     site.text(folder + "dcat.jsonld", dcat_jsonld(graph))
     site.text(
