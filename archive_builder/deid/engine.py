@@ -16,6 +16,7 @@ instances), every other UID for the donor only (``uids.archive_wide``).
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -67,6 +68,14 @@ _BINARY = frozenset({"OB", "OW", "OF", "OD", "OL", "OV", "UN"})
 # Value representations that can hold free text, names or codes typed by a person.
 TEXT_VRS = frozenset({"AE", "CS", "LO", "LT", "PN", "SH", "ST", "UC", "UR", "UT"})
 TOOL_NAME = "archive-builder"
+# Patient's Sex has three values (PS3.3 C.7.1.1); anything else in it is text typed by
+# someone, published as nothing.
+SEXES = frozenset({"M", "F", "O"})
+# What the bytes of a number (IS, DS) may hold: digits, sign, decimal point, exponent,
+# padding and the value separator. Other text there (a name typed into a Slice
+# Location) is kept by no rule: pydicom would not even read it.
+_NUMBER_BYTES = re.compile(rb"[0-9+\-.eE \x00\\]*")
+_NUMBER_VRS = frozenset({"IS", "DS"})
 SAFE_TAGS = frozenset(t for t in map(tag_for_keyword, SAFE_KEYWORDS) if t is not None)
 _DICTIONARY_TAGS = frozenset(t for t in map(tag_for_keyword, DICTIONARY_VALUES) if t is not None)
 
@@ -250,6 +259,9 @@ class _Cleaner:
                 continue
             # pixel data left unread stays unread: the writer copies it from the file
             raw = source.get_item(tag, keep_deferred=tag in PIXEL_TAGS)
+            if _not_a_number(raw, tag):
+                self.tally["removed", decision.name] += 1
+                continue
             if tag not in PIXEL_TAGS and self._bytes_identify(raw, tag):
                 # an ICC profile, a LUT or unknown bytes holding a name or an ID
                 self.tally["removed", decision.name] += 1
@@ -524,6 +536,16 @@ class _Cleaner:
 _CLEANED_VRS = frozenset({"LO", "SH", "ST", "LT", "UT", "UC"})
 
 
+def _not_a_number(raw: DataElement | RawDataElement, tag: int) -> bool:
+    """Whether a number attribute (IS, DS) holds other text than numbers in its bytes."""
+    if not isinstance(raw, RawDataElement):
+        # decoded by pydicom, which keeps a value it cannot read as a number as text
+        return raw.VR in _NUMBER_VRS and any(isinstance(v, str) and v.strip() for v in _as_list(raw.value))
+    if not isinstance(raw.value, bytes):
+        return False
+    return raw_vr(raw, tag) in _NUMBER_VRS and not _NUMBER_BYTES.fullmatch(raw.value)
+
+
 def _readings(text: str) -> list[str]:
     """``text``, and for non-ASCII text also its bytes read in every plausible character
     set: pydicom decodes CS, IS and other VRs as ISO 8859-1 whatever the character set,
@@ -561,8 +583,11 @@ def deidentify(
     ]
     # The donor's sex (the donation record's, at ingest) is published, as the catalogs
     # publish it; the header's own is kept only when the donor gives none.
-    if donor.sex or not str(out.get("PatientSex", "") or "").strip():
-        values.append(("PatientSex", donor.sex))
+    # A value other than M, F or O (text typed into it) is published as nothing.
+    header_sex = str(out.get("PatientSex", "") or "").strip().upper()
+    sex = donor.sex or header_sex
+    if sex != header_sex or header_sex not in SEXES:
+        values.append(("PatientSex", sex if sex in SEXES else ""))
     for keyword, value in values:
         tag = Tag(keyword)
         out[tag] = _new(tag, dictionary_VR(tag), value)

@@ -84,6 +84,15 @@ NOT_PATIENT_DATES = frozenset(
         "EffectiveDateTime",  # (0068,6226) an implant template's version
         "InformationIssueDateTime",  # (0068,6270) an implant template's issue
         "HangingProtocolCreationDateTime",  # (0072,000A) a display protocol's creation
+        "ApprovalStatusDateTime",  # (0044,0004) a product's regulatory approval: public
+        # (0044,0104) and (0044,0105): an assertion about an implant template (a product)
+        # or an instance, and its expiry: set by whoever asserts, not by the patient's care
+        "AssertionDateTime",
+        "AssertionExpirationDateTime",
+        # (0072,0060) group: a hanging protocol's selector values, one rule for every study
+        "SelectorDAValue",
+        "SelectorDTValue",
+        "SelectorTMValue",
         # (0012,0086) and (0012,0087): a clinical trial's ethics approval, one value for
         # every participant and public in the trial's registry. Removed (Basic: X).
         "EthicsCommitteeApprovalEffectivenessStartDate",
