@@ -140,7 +140,7 @@ def test_a_name_in_patients_sex_is_not_published(tmp_path: Path) -> None:
 OTHER_LANGUAGES = [
     "3 März 61",  # German, two-digit year
     "03MRZ61",
-    "3 janv. 61",  # French
+    "3 mars 61",  # French
     "3 marzo 61",  # Spanish, Italian
     "3 maart 1961",  # Dutch
     "3 de março de 1961",  # Portuguese
@@ -165,6 +165,9 @@ def test_a_collected_date_is_found_with_a_month_name_in_another_language(text: s
     identifiers.add_date(BIRTH_DATE)
     assert identifiers.find(f"Migraine, {text}")
     assert not identifiers.find("Migraine, 4 März 61")
+    assert not identifiers.find("Migraine, 3 janv. 61")  # the 3rd of January
+    identifiers.add_date("19610103")
+    assert identifiers.find("Migraine, 3 janv. 61")
 
 
 # -- dates that are not the patient's ----------------------------------------------------

@@ -122,14 +122,85 @@ def date_spellings(yyyymmdd: str) -> set[str]:
     return out
 
 
-def month_name_pattern() -> str:
-    """A regular expression (case-insensitive) for a date written with a month name,
-    for text where dates of any day must go: 03-MAR-1961, 3 March 1961, MAR 3 1961,
-    15JAN2020, 2020 Jan 15."""
-    month = "(?:" + "|".join(f"{m[:3]}(?:{m[3:]})?" for m in MONTHS) + r")\.?"
-    day, year, sep = r"\d{1,2}(?:st|nd|rd|th)?", r"\d{2,4}", r"[\s./_,-]{0,2}"
+# Month names in the other languages of European hospitals' headers (German, French,
+# Spanish, Italian, Dutch, Portuguese, Scandinavian), full and as commonly cut, as
+# ``normalise.fold`` writes them (lower case, no accents; ä also as ae). Cuts that are
+# English words or imaging terms (MAG, SET, OUT, GEN) are left out.
+OTHER_MONTHS = (
+    "januar jaenner janner jaen jan janvier janv enero ene gennaio januari janeiro",
+    "februar feber fevrier fevr febrero febbraio februari fevereiro fev",
+    "marz maerz mrz mar mars marzo maart mrt marco marts",
+    "avril avr abril aprile abr",
+    "mai mayo maggio mei maio maj",
+    "juni juin junio giugno giu junho",
+    "juli juillet juil julio luglio lug julho",
+    "aout agosto ago augustus augusti",
+    "septembre septiembre setiembre settembre setembro sept",
+    "oktober octobre octubre ottobre ott outubro okt",
+    "novembre noviembre novembro",
+    "dezember decembre diciembre dic dicembre dezembro dez",
+)
+# The same names as written, with their accents (for text searched unfolded).
+_ACCENTED = "jänner jän märz mär février févr août décembre déc março"
+_MONTH_NUMBER = {
+    name: number
+    for number, names in enumerate(OTHER_MONTHS, start=1)
+    for name in names.split()
+}
+_MONTH_NUMBER.update({m: n for n, m in enumerate(MONTHS, start=1)})
+_MONTH_NUMBER.update({m[:3]: n for n, m in enumerate(MONTHS, start=1)})
+_MONTH_NUMBER.update({"sept": 9})
+
+
+def month_name_pattern(*, groups: bool = False) -> str:
+    """A regular expression (case-insensitive) for a date written with a month name, in
+    English or another language, for text where dates of any day must go: 03-MAR-1961,
+    3 March 1961, MAR 3 1961, 15JAN2020, 2020 Jan 15, 3 März 61, 3 de março de 1961.
+    With ``groups``, the day, month and year of each order are named (d1, m1, y1...)."""
+    names = {f"{m[:3]}(?:{m[3:]})?" for m in MONTHS}
+    names |= set(_MONTH_NUMBER) | set(_ACCENTED.split())
+    alternation = "|".join(sorted(names, key=len, reverse=True))
+
+    def part(kind: str, order: int) -> str:
+        body = {
+            "d": r"\d{1,2}(?:st|nd|rd|th)?",
+            "m": rf"(?:de\s+)?(?:{alternation})\.?(?:\s+de)?",
+            "y": r"\d{2,4}",
+        }[kind]
+        return f"(?P<{kind}{order}>{body})" if groups else f"(?:{body})"
+
+    sep = r"[\s./_,-]{0,2}"
     return (
-        rf"(?<![0-9]){day}{sep}{month}{sep}{year}(?![0-9])"
-        rf"|(?<![a-z]){month}{sep}{day}{sep}{year}(?![0-9])"
-        rf"|(?<![0-9])\d{{4}}{sep}{month}{sep}{day}(?![0-9])"
+        rf"(?<![0-9]){part('d', 1)}{sep}{part('m', 1)}{sep}{part('y', 1)}(?![0-9])"
+        rf"|(?<![^\W\d_]){part('m', 2)}{sep}{part('d', 2)}{sep}{part('y', 2)}(?![0-9])"
+        rf"|(?<![0-9]){part('y', 3)}{sep}{part('m', 3)}{sep}{part('d', 3)}(?![0-9])"
     )
+
+
+_NAMED_DATE: re.Pattern[str] | None = None
+_ENGLISH = frozenset(MONTHS) | {m[:3] for m in MONTHS}
+_FOREIGN = frozenset(_MONTH_NUMBER) - _ENGLISH - {"sept"}
+_MONTH_WORD = re.compile(r"[a-z]+")
+
+
+def english_dates(folded: str) -> str:
+    """The dates written with a month name in another language in ``folded`` (a folded
+    text), each spelled again with the English month's three letters, one a line, as
+    ``date_spellings`` spells them ("3 marz 61" gives "3 mar 61"); '' when there are
+    none. The verifier and the gate search these lines too."""
+    global _NAMED_DATE
+    if _FOREIGN.isdisjoint(_MONTH_WORD.findall(folded)):
+        return ""  # most texts: no month name of another language, no costly search
+    if _NAMED_DATE is None:
+        _NAMED_DATE = re.compile(month_name_pattern(groups=True), re.IGNORECASE)
+    lines = []
+    for match in _NAMED_DATE.finditer(folded):
+        found = {k[0]: v for k, v in match.groupdict().items() if v is not None}
+        word = _MONTH_WORD.findall(found["m"].lower().replace("de ", " "))
+        number = next((_MONTH_NUMBER[w] for w in word if w in _MONTH_NUMBER), None)
+        if number is None:
+            continue
+        day = re.sub(r"\D", "", found["d"])
+        english = MONTHS[number - 1][:3]
+        lines.append(f"{day} {english} {found['y']}")
+    return "\n".join(lines)

@@ -99,15 +99,52 @@ def _year(digits: str) -> bool:
 def technical(text: str) -> bool:
     """Whether allow-listed technical text may be kept as written (see the module's
     docstring): no date, time, phone number, address, URL or age, no long number and
-    no year."""
+    no year, no person's name written as a name (``^``, Dr) and no word of four letters
+    or more that no list of technical words holds."""
     if _LOOKS_IDENTIFYING.search(text) or _MONTH_DATE.search(text) or _AGE.search(text):
         return False
-    return not any(len(run) > _MAX_DIGITS or _year(run) for run in _DIGIT_RUN.findall(text))
+    if "^" in text or _TITLE.search(text):
+        return False
+    if any(len(run) > _MAX_DIGITS or _year(run) for run in _DIGIT_RUN.findall(text)):
+        return False
+    return all(_known(word) for word in _WORDS.findall(text) if len(word) >= _MIN_JUDGED)
+
+
+# A person's title before a name; mixed case only (DR is digital radiography).
+_TITLE = re.compile(r"\b(?:Dr|Drs|Prof|Mrs|Mme|Herr|Frau)\b\.?")
+_WORDS = re.compile(r"[^\W\d_]+")
+_CAMEL = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
+_MIN_JUDGED = 4  # shorter words (acronyms, kernels, units) are not judged
+_MIN_PART = 3  # the shortest word a compound is read as made of
+
+
+def _known(word: str) -> bool:
+    """Whether a word is a technical word, or made of technical words (HeadNeck,
+    ABDOMENPELVIS): a name no attribute of the header holds is not."""
+    words = technical_vocabulary()
+    if word.lower() in words:
+        return True
+    parts = _CAMEL.findall(word) if word.isascii() else [word]
+    if len(parts) > 1:
+        return all(len(part) < _MIN_JUDGED or _known(part) for part in parts)
+    return _compound(word.lower(), words)
+
+
+def _compound(word: str, words: frozenset[str]) -> bool:
+    """Whether ``word`` is written as listed words glued together (parts of three
+    letters or more)."""
+    if not word.isascii():
+        return False
+    ends = {0}
+    for end in range(_MIN_PART, len(word) + 1):
+        if any(word[start:end] in words for start in ends if end - start >= _MIN_PART):
+            ends.add(end)
+    return len(word) in ends
 
 
 @cache
-def vocabulary() -> frozenset[str]:
-    text = resources.files(__package__).joinpath("descriptor_words.txt").read_text("utf-8")
+def _words_of(name: str) -> frozenset[str]:
+    text = resources.files(__package__).joinpath(name).read_text("utf-8")
     words: set[str] = set()
     for line in text.splitlines():
         if not line.startswith("#"):
@@ -115,9 +152,20 @@ def vocabulary() -> frozenset[str]:
     return frozenset(words)
 
 
-def _safe(token: str) -> bool:
+def vocabulary() -> frozenset[str]:
+    """The words a cleaned description keeps (``descriptor_words.txt``)."""
+    return _words_of("descriptor_words.txt")
+
+
+@cache
+def technical_vocabulary() -> frozenset[str]:
+    """The words technical text keeps: a description's and ``technical_words.txt``."""
+    return vocabulary() | _words_of("technical_words.txt")
+
+
+def _safe(token: str, words: frozenset[str] | None = None) -> bool:
     lowered = token.lower()
-    if lowered in vocabulary():
+    if lowered in (words or vocabulary()):
         return True
     number = _NUMBER_LED.match(lowered)
     if number:
@@ -131,14 +179,18 @@ def _safe(token: str) -> bool:
     return bool(_LETTER_LED.match(lowered))
 
 
-def clean_descriptor(text: str, identifiers: Identifiers) -> str:
-    """The cleaned text; empty when nothing safe is left."""
-    cleaned = _clean(text, identifiers)
+def clean_descriptor(
+    text: str, identifiers: Identifiers, words: frozenset[str] | None = None
+) -> str:
+    """The cleaned text; empty when nothing safe is left. ``words`` are the words kept
+    (a description's vocabulary by default; ``technical_vocabulary`` for technical
+    text)."""
+    cleaned = _clean(text, identifiers, words)
     # dropping words may bring two kept pieces of a value together ("12 X 3456"): once more
-    return _clean(cleaned, identifiers) if cleaned else cleaned
+    return _clean(cleaned, identifiers, words) if cleaned else cleaned
 
 
-def _clean(text: str, identifiers: Identifiers) -> str:
+def _clean(text: str, identifiers: Identifiers, words: frozenset[str] | None = None) -> str:
     text = _MONTH_DATE.sub(" ", identifiers.remove_from(text))
     text = _AGE.sub(" ", _LOOKS_IDENTIFYING.sub(" ", text))
     out: list[str] = []
@@ -149,7 +201,7 @@ def _clean(text: str, identifiers: Identifiers) -> str:
                 mark = piece.strip()
                 out.append(mark[0] if mark and " " not in piece else " ")
                 after_word = False
-        elif piece and _safe(piece):
+        elif piece and _safe(piece, words):
             out.append(piece)
             after_word = True
     cleaned = "".join(out).strip(" -_/,;:.")

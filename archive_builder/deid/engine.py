@@ -35,7 +35,7 @@ from .. import __version__, keys
 from .allowlist import DICTIONARY_VALUES, SAFE_KEYWORDS
 from .codes import standard_meaning
 from .dates import shift_da, shift_dt, valid_tm
-from .descriptors import clean_descriptor, technical
+from .descriptors import clean_descriptor, technical, technical_vocabulary
 from .identifiers import Identifiers, raw_vr, text_as_read, undecoded, values_as_read
 from .normalise import decodings
 from .profile import (
@@ -447,7 +447,8 @@ class _Cleaner:
         if all(technical(t) for t in texts):
             self.tally["kept", name] += 1
             return elem
-        cleaned = [c for c in (clean_descriptor(t, self.identifiers) for t in texts if t) if c]
+        words = technical_vocabulary()
+        cleaned = [c for c in (clean_descriptor(t, self.identifiers, words) for t in texts if t) if c]
         if not cleaned:
             self.tally["removed", name] += 1
             return None

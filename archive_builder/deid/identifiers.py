@@ -24,7 +24,7 @@ from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, PYDICOM_ROOT_UID
 from pydicom.valuerep import CUSTOMIZABLE_CHARSET_VR, PersonName
 
 from ..intake.copies import HIDDEN
-from .dates import date_spellings
+from .dates import date_spellings, english_dates
 from .errors import DeidError
 from .matching import SUBSTRING_LENGTH, Matcher
 from .normalise import decodings, fold, is_cjk, other_readings
@@ -585,8 +585,16 @@ class Identifiers:
     def find(self, text: str, *, strict: bool = False, binary: bool = False) -> list[str]:
         """Identifying values found in ``text`` (folded, as ``matching`` describes; the
         values are returned folded). ``strict`` for numbers, dates, UIDs and the encoded
-        header: whole words only; ``binary`` for a binary value read as text."""
-        return self.matcher().find(self._blank_own(text), strict=strict, binary=binary)
+        header: whole words only; ``binary`` for a binary value read as text. A date
+        written with a month name in another language (3 März 61) is found as its
+        English spelling (``dates.english_dates``)."""
+        text = self._blank_own(text)
+        found = self.matcher().find(text, strict=strict, binary=binary)
+        if self.dates and not binary:
+            other = english_dates(fold(text))
+            if other:
+                found += self.matcher().find(other, strict=strict)
+        return found
 
     def remove_from(self, text: str) -> str:
         """``text`` with every identifying value cut out (used by Clean Descriptors): UIDs
