@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import secrets
 import shutil
 import time
@@ -23,7 +24,7 @@ from . import keys
 from .archive import Archive, Layout, create_layout, locked, open_archive
 from .catalog import import_offers, ledger_path, load_ledger, write_catalogs
 from .config import Limits
-from .deid import DeidError, Donor, LeakError, age_string, deidentify_study
+from .deid import DeidError, Donor, LeakError, age_string, deidentify_study, imaging_term
 from .errors import ArchiveError, ConfigError
 from .fair import write_archive_files
 from .faults import fault_point
@@ -122,13 +123,16 @@ def superdataset_readme() -> str:
 
 
 def _readme(public_id: str, record: dict[str, object], base_url: str) -> str:
-    return f"""\
+    return _README.format(public_id=public_id, license=record["license"], base_url=base_url)
+
+
+_README = """\
 # Donation {public_id}
 
 An imaging study that its patient chose to donate for research, de-identified
 following DICOM PS3.15 Annex E (see `deid-report.json`).
 
-- Licence: {record["license"]}
+- Licence: {license}
 - Description and citation: {base_url}datasets/{public_id}/
 
 Files:
@@ -137,6 +141,13 @@ Files:
 - `deid-report.json`: what de-identification did
 - `series-NNN/instance-NNNN.dcm`: the DICOM files (fetch with `datalad get`)
 """
+# The README's own words (a donor called Main is not refused for its "main attributes").
+_README_FIXED = tuple(
+    line
+    for part in re.split(r"\{\w+\}", _README)
+    for line in part.splitlines()
+    if len(line.strip()) >= 5
+)
 
 
 def _quarantine(layout: Layout, package: Path, token: str, reason: str) -> Path:
@@ -251,7 +262,10 @@ def _fill(dataset: Path, package: Package, public_id: str, context: IngestContex
         instance_entry(o.relpath, dataset / o.relpath, o.header, o.transfer_syntax)
         for o in study.outputs
     ]
-    gate = study.gate()  # every text that leaves private/ passes it
+    # every text that leaves private/ passes it; the region is the donor's own text
+    # unless it is an imaging term (a donor called Head may donate a study of the head)
+    region = str(public_record["study"]["anatomical_region"])
+    gate = study.gate(also=(*_README_FIXED, *([region] if imaging_term(region) else [])))
     gate.write_json(dataset / RECORD, public_record)
     gate.write_json(dataset / REPORT, study.report())
     gate.write_json(dataset / INSTANCES, instances)

@@ -230,3 +230,11 @@ def test_a_donor_named_like_the_examined_region_can_donate(
     published = next((archive_dir / "datasets").glob("don-*/donation.json"))
     assert json.loads(published.read_text())["study"]["anatomical_region"] == "HEAD"
     assert not found(published.read_bytes(), "Anna")
+
+
+def test_a_donor_named_like_a_word_of_the_datasets_readme_can_donate(
+    archive_dir: Path, make_package
+) -> None:
+    # README.md says every file is listed with its "main attributes"
+    output = _ingest(archive_dir, make_package, [ct(PatientName="Main^Anna")], record())
+    assert "ok " in output, output

@@ -1,5 +1,6 @@
 """De-identification: DICOM PS3.15 Annex E Basic Profile with options, verified on every file."""
 
+from .descriptors import imaging_term
 from .engine import Donor, age_string, deidentify
 from .errors import DeidError, LeakError
 from .identifiers import Identifiers
@@ -20,6 +21,7 @@ __all__ = [
     "deidentify_study",
     "exclusion_reason",
     "find_leaks",
+    "imaging_term",
     "header_bytes",
     "load_profile",
 ]

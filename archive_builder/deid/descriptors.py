@@ -118,6 +118,13 @@ _MIN_JUDGED = 4  # shorter words (acronyms, kernels, units) are not judged
 _MIN_PART = 3  # the shortest word a compound is read as made of
 
 
+def imaging_term(text: str) -> bool:
+    """Whether ``text`` is made of imaging and anatomy words only (HEAD, ABDOMENPELVIS,
+    LOWER_LIMB): a term of the standard's dictionaries, not a person's text."""
+    words = _WORDS.findall(text)
+    return bool(words) and all(_known(word) for word in words)
+
+
 def _known(word: str) -> bool:
     """Whether a word is a technical word, or made of technical words (HeadNeck,
     ABDOMENPELVIS): a name no attribute of the header holds is not."""

@@ -27,8 +27,9 @@ from .identifiers import Identifiers
 # Values of a JSON output that are not free text: UIDs and numbers, hex digests,
 # git-annex keys.
 _NOT_FREE_TEXT = re.compile(r"[\d.+-]+|[0-9a-f]{32,}|[A-Z0-9]+-s\d+--[0-9a-f]+(\.\w+)?")
-# Keys of the JSON outputs (snake_case) and DICOM keywords: the engine's, or the standard's.
-_KEY = re.compile(r"[a-z]+(_[a-z0-9]+)*")
+# Keys of the JSON outputs (snake_case), DICOM keywords and tags without a keyword (how
+# the report counts an unknown attribute): the engine's, or the standard's.
+_KEY = re.compile(r"[a-z]+(_[a-z0-9]+)*|\([0-9A-F]{4},[0-9A-F]{4}\)")
 # Written by DataLad and git-annex into every dataset: configuration, no donation data.
 _TOOL_FILES = frozenset({".gitattributes", ".datalad/config", ".datalad/.gitattributes"})
 
@@ -47,7 +48,12 @@ class Gate:
             raise LeakError([f"{what} repeats an identifying value of the original header"])
 
     def write_text(self, path: Path, text: str) -> None:
-        self.check(text, path.name)
+        """Write ``text`` after checking it, less the fixed texts it holds."""
+        searched = text
+        for fixed in self.fixed:
+            if fixed and fixed in searched:
+                searched = searched.replace(fixed, " ")
+        self.check(searched, path.name)
         path.write_text(text, encoding="utf-8")
         self.written.add(path)
 

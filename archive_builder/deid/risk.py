@@ -9,6 +9,8 @@ with the reason.
 
 from __future__ import annotations
 
+from functools import cache
+
 from pydicom.dataset import Dataset
 from pydicom.tag import Tag
 from pydicom.uid import UID_dictionary  # type: ignore[attr-defined]
@@ -69,26 +71,61 @@ PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
 PIXEL_TAGS = frozenset(Tag(keyword) for keyword in PIXEL_KEYWORDS)
 
 
+_NO_SOP_CLASS = "no SOP Class UID"
+_NO_PIXEL_DATA = "no pixel data"
+_BURNED_IN = "Burned In Annotation is YES"
+_FACE = "Recognizable Visual Features is YES (a face may be visible)"
+_UNREADABLE = "an attribute the risk check reads cannot be read (unknown or wrong VR)"
+
+
+def _not_published(name: str) -> str:
+    return f"SOP class {name} is not an image type the archive publishes"
+
+
+@cache
+def fixed_reasons() -> frozenset[str]:
+    """Every text this module writes into a report (each reason, each Modality it
+    repeats): fixed texts of the standard and of this module, never a value of a file, so
+    the gate does not search them (a donor called Key is not refused because a Key
+    Object Selection Document is named in the report)."""
+    names = [str(entry[0]) for entry in UID_dictionary.values()] + ["(unknown)"]
+    return frozenset(
+        {
+            _NO_SOP_CLASS,
+            _NO_PIXEL_DATA,
+            _BURNED_IN,
+            _FACE,
+            _UNREADABLE,
+            *(f"modality {m}: {reason}" for m, reason in RISKY_MODALITIES.items()),
+            *RISKY_MODALITIES.values(),
+            *RISKY_IMAGE_TYPES.values(),
+            *map(_not_published, names),
+            *MODALITIES,
+            "other",
+        }
+    )
+
+
 def exclusion_reason(ds: Dataset) -> str | None:
     """Why this instance is not published, or None when it may be."""
     try:
         return _reason(ds)
     except Exception:  # a value of an unknown or wrong VR: when in doubt, not published
-        return "an attribute the risk check reads cannot be read (unknown or wrong VR)"
+        return _UNREADABLE
 
 
 def _reason(ds: Dataset) -> str | None:
     sop_class = str(ds.get("SOPClassUID", "")).strip()
     if not sop_class:
-        return "no SOP Class UID"
+        return _NO_SOP_CLASS
     if sop_class not in SUPPORTED_SOP_CLASSES:
-        return f"SOP class {sop_class_name(sop_class)} is not an image type the archive publishes"
+        return _not_published(sop_class_name(sop_class))
     if not any(k in ds for k in PIXEL_KEYWORDS):
-        return "no pixel data"
+        return _NO_PIXEL_DATA
     if str(ds.get("BurnedInAnnotation", "")).strip().upper() == "YES":
-        return "Burned In Annotation is YES"
+        return _BURNED_IN
     if str(ds.get("RecognizableVisualFeatures", "")).strip().upper() == "YES":
-        return "Recognizable Visual Features is YES (a face may be visible)"
+        return _FACE
     modality = str(ds.get("Modality", "")).strip().upper()
     if modality in RISKY_MODALITIES:
         return f"modality {modality}: {RISKY_MODALITIES[modality]}"

@@ -6,8 +6,9 @@ import logging
 import re
 import warnings
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +20,14 @@ from pydicom.uid import UID
 from .. import __version__, pixels
 from ..intake import Instance as Source
 from ..intake.package import DEFER_BYTES
+from ..pixels.review import NO_PIXELS, TEXT_FOUND, UNCHECKED_SYNTAX, UNDECODABLE
 from .dates import collision_free_offset
 from .engine import Donor, add_method_codes, already_deidentified, deidentify
 from .errors import DeidError, LeakError
 from .gate import Gate
 from .identifiers import Identifiers
 from .profile import APPLIED_OPTIONS, BASIC_PROFILE, NOT_APPLIED, load_profile
-from .risk import PIXEL_KEYWORDS, PIXEL_TAGS, exclusion_reason, report_modality
+from .risk import PIXEL_KEYWORDS, PIXEL_TAGS, exclusion_reason, fixed_reasons, report_modality
 from .verify import encode, find_leaks, read_pixel_data
 
 log = logging.getLogger(__name__)
@@ -76,10 +78,12 @@ POLICY = (
 )
 
 
+@cache
 def fixed_texts() -> frozenset[str]:
     """The texts of the report that the engine writes itself, whatever the study: the
     gate does not search them (a donor called May is not refused because the policy
-    says that pixels "may show identifiers")."""
+    says that pixels "may show identifiers", nor one called Key for the name of a Key
+    Object Selection Document not published)."""
     profile = load_profile()
     return frozenset(
         {
@@ -90,6 +94,11 @@ def fixed_texts() -> frozenset[str]:
             *(meaning for _, meaning in APPLIED_OPTIONS.values()),
             *NOT_APPLIED,
             *POLICY,
+            *fixed_reasons(),
+            NO_PIXELS,
+            TEXT_FOUND,
+            UNCHECKED_SYNTAX,
+            UNDECODABLE,
         }
     )
 
@@ -102,9 +111,10 @@ class StudyResult:
     tally: Counter[tuple[str, str]] = field(default_factory=Counter)
     identifiers: Identifiers = field(default_factory=Identifiers)
 
-    def gate(self) -> Gate:
-        """The gate that writes this study's text files (see ``deid.gate``)."""
-        return Gate(self.identifiers, fixed=fixed_texts())
+    def gate(self, also: Iterable[str] = ()) -> Gate:
+        """The gate that writes this study's text files (see ``deid.gate``); ``also`` are
+        further texts the caller writes whatever the study."""
+        return Gate(self.identifiers, fixed=fixed_texts() | frozenset(also))
 
     def report(self) -> dict[str, Any]:
         """The de-identification report, published with the dataset: no original value in it."""
