@@ -43,6 +43,13 @@ def _code(value: str, scheme: str, meaning: str) -> Dataset:
     return code
 
 
+def _long_code(value: str) -> Dataset:
+    code = _code("X", "99LOCAL", "Brain")
+    del code.CodeValue
+    code.LongCodeValue = value
+    return code
+
+
 def _with_private_text(ds: FileDataset) -> FileDataset:
     ds.add_new(0x00090010, "LO", "ACME 1.0")
     ds.add_new(0x00091010, "LO", f"{REVIEWER}^Piet")  # a vendor's own text, never collected
@@ -68,6 +75,18 @@ def _with_private_text(ds: FileDataset) -> FileDataset:
             id="coding scheme",
         ),
         pytest.param(lambda: _with_private_text(ct()), id="private text"),
+        pytest.param(
+            lambda: ct(AnatomicRegionSequence=Sequence([_code(REVIEWER, "99LOCAL", "Brain")])),
+            id="local code",
+        ),
+        pytest.param(
+            lambda: ct(AnatomicRegionSequence=Sequence([_long_code(f"Dr {REVIEWER}")])),
+            id="long code",
+        ),
+        pytest.param(
+            lambda: ct(SpecificCharacterSet=["ISO_IR 100", REVIEWER.upper()]),
+            id="character set",
+        ),
     ],
 )
 def test_a_name_the_header_never_collected_is_not_published_from_technical_text(

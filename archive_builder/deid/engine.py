@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from pydicom import config
+from pydicom.charset import python_encoding
 from pydicom.datadict import dictionary_VR, keyword_for_tag, tag_for_keyword
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset, FileDataset, FileMetaDataset
@@ -179,6 +180,22 @@ def add_method_codes(ds: Dataset, codes: Iterable[tuple[str, str]]) -> None:
 
 
 _CODE_VALUES = (_CODE_VALUE, Tag(0x00080119), Tag(0x00080120))  # Code, Long Code, URN Code Value
+_CHARACTER_SET = Tag(0x00080005)
+
+
+def _in_dictionary(item: Dataset, tag: BaseTag) -> bool:
+    """Whether a dictionary value (``allowlist.DICTIONARY_VALUES``) is an entry of a
+    dictionary the archive knows: a code of the standard's schemes (``codes``), the
+    character sets pydicom reads. Any other (a local code, a name typed as a code or a
+    character set) is technical text, kept as written only when it looks technical."""
+    if tag == _CHARACTER_SET:
+        try:
+            values = _as_list(item[tag].value)
+        except Exception:  # a value pydicom cannot decode: no entry of any dictionary
+            return False
+        return all(isinstance(v, str) and v.strip() in python_encoding for v in values)
+    scheme, code = _decoded_text(item, _CODING_SCHEME), _decoded_text(item, tag)
+    return bool(scheme and code) and standard_meaning(scheme, code) is not None
 
 
 def _decoded_text(item: Dataset, tag: BaseTag) -> str:
@@ -266,7 +283,8 @@ class _Cleaner:
                 # an ICC profile, a LUT or unknown bytes holding a name or an ID
                 self.tally["removed", decision.name] += 1
                 continue
-            if decision.safe and self._kept_as_read(source, raw, tag):
+            dictionary = tag in _DICTIONARY_TAGS and _in_dictionary(source, tag)
+            if decision.safe and self._kept_as_read(source, raw, tag, dictionary):
                 self.tally["kept", decision.name] += 1
                 elements[tag] = raw
                 continue
@@ -277,7 +295,7 @@ class _Cleaner:
             as_read: RawDataElement | None = raw if isinstance(raw, RawDataElement) else None
             elem = source[tag]
             data = as_read.value if as_read is not None else None
-            new = self.element(elem, data if isinstance(data, bytes) else None)
+            new = self.element(elem, data if isinstance(data, bytes) else None, dictionary)
             if as_read is not None and new is elem and as_read.VR in (None, elem.VR):
                 elements[tag] = as_read  # kept unchanged: written back as read, not re-encoded
             elif new is not None:
@@ -314,7 +332,9 @@ class _Cleaner:
         self.tally["cleaned" if cleaned else "removed", "CodeMeaning"] += 1
         return cleaned or None
 
-    def _kept_as_read(self, source: Dataset, raw: DataElement | RawDataElement, tag: int) -> bool:
+    def _kept_as_read(
+        self, source: Dataset, raw: DataElement | RawDataElement, tag: int, dictionary: bool
+    ) -> bool:
         """Whether an allow-listed element is kept as read, decided from its bytes: numbers
         and binary data (pixel data above all), and text holding no identifying value.
         Anything else (UIDs, sequences, text that needs decoding or holds an identifying
@@ -331,7 +351,7 @@ class _Cleaner:
             return True
         if any(self.identifiers.find(r) for r in _readings(text)):
             return False
-        return tag in _DICTIONARY_TAGS or all(technical(v) for v in values_as_read(text, vr))
+        return dictionary or all(technical(v) for v in values_as_read(text, vr))
 
     def _unread(
         self,
@@ -415,9 +435,12 @@ class _Cleaner:
         self.tally["cleaned", name] += 1
         return _new(tag, vr, cleaned[0] if len(cleaned) == 1 else cleaned or None)
 
-    def element(self, elem: DataElement, data: bytes | None = None) -> DataElement | None:
+    def element(
+        self, elem: DataElement, data: bytes | None = None, dictionary: bool = False
+    ) -> DataElement | None:
         """The element the rules make of ``elem``; ``data``, its bytes as read, is read in
-        every plausible character set too before allow-listed text is kept."""
+        every plausible character set too before allow-listed text is kept; ``dictionary``
+        when its value is an entry of a dictionary (``_in_dictionary``)."""
         tag, vr = elem.tag, elem.VR
         name = elem.keyword or (
             "private" if tag.is_private else f"({tag.group:04X},{tag.element:04X})"
@@ -432,7 +455,7 @@ class _Cleaner:
                 # doubt, remove
                 self.tally["removed", name] += 1
                 return None
-            if vr in TEXT_VRS and tag not in _DICTIONARY_TAGS:
+            if vr in TEXT_VRS and not dictionary:
                 return self._technical(elem, name)
             action = "K"
         else:
