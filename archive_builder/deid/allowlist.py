@@ -10,16 +10,19 @@ What a device or a technologist typed into these attributes is still not
 trusted. Text attributes here (CS, SH, LO, ST, LT, UT, UC...) are of two
 classes:
 
-- **dictionary values** (``DICTIONARY_VALUES``: code values and the character
-  set) are kept as written, numbers included, unless they repeat an
-  identifying value of the header (then removed);
+- **dictionary values** (``DICTIONARY_VALUES``: code values, the character
+  set, the modality) are kept as written, numbers included, when they are
+  entries of a dictionary the archive knows (a code of the standard's schemes,
+  a character set pydicom reads, a Modality defined term) and repeat no
+  identifying value of the header; any other is technical text;
 - **technical text** (every other one: a reconstruction or correction method,
   a kernel, a coil or sequence name, a coding scheme's version, a stack ID) is
   removed when it repeats an identifying value, kept as written when it looks
   technical (``descriptors.technical``: no date in any spelling, age, time,
-  phone number, address, long number or year), and otherwise cleaned like a
-  description (``descriptors.clean_descriptor``), or removed when nothing is
-  left.
+  phone number, address, long number or year, no name written as one, no
+  word of four letters or more outside ``descriptor_words.txt`` and
+  ``technical_words.txt``), and otherwise cleaned like a description
+  (``descriptors.clean_descriptor``), or removed when nothing is left.
 """
 
 from __future__ import annotations
@@ -353,5 +356,5 @@ SAFE_KEYWORDS = frozenset(
 
 # Allow-listed text whose values are those of a dictionary, kept as written (see above).
 DICTIONARY_VALUES = frozenset(
-    {"CodeValue", "LongCodeValue", "URNCodeValue", "SpecificCharacterSet"}
+    {"CodeValue", "LongCodeValue", "URNCodeValue", "SpecificCharacterSet", "Modality"}
 )

@@ -46,7 +46,7 @@ from .profile import (
     load_profile,
     resolve_code,
 )
-from .risk import PIXEL_TAGS
+from .risk import MODALITIES, PIXEL_TAGS
 from .uids import archive_wide, is_well_known
 from .verify import binary_identifies
 
@@ -180,7 +180,7 @@ def add_method_codes(ds: Dataset, codes: Iterable[tuple[str, str]]) -> None:
 
 
 _CODE_VALUES = (_CODE_VALUE, Tag(0x00080119), Tag(0x00080120))  # Code, Long Code, URN Code Value
-_CHARACTER_SET = Tag(0x00080005)
+_CHARACTER_SET, _MODALITY = Tag(0x00080005), Tag(0x00080060)
 
 
 def _in_dictionary(item: Dataset, tag: BaseTag) -> bool:
@@ -188,6 +188,8 @@ def _in_dictionary(item: Dataset, tag: BaseTag) -> bool:
     dictionary the archive knows: a code of the standard's schemes (``codes``), the
     character sets pydicom reads. Any other (a local code, a name typed as a code or a
     character set) is technical text, kept as written only when it looks technical."""
+    if tag == _MODALITY:
+        return _decoded_text(item, tag) in MODALITIES
     if tag == _CHARACTER_SET:
         try:
             values = _as_list(item[tag].value)
@@ -471,7 +473,14 @@ class _Cleaner:
             self.tally["kept", name] += 1
             return elem
         words = technical_vocabulary()
-        cleaned = [c for c in (clean_descriptor(t, self.identifiers, words) for t in texts if t) if c]
+        # values that look technical stay as written (ORIGINAL, PRIMARY...), others cleaned
+        cleaned = [
+            c
+            for c in (
+                t if technical(t) else clean_descriptor(t, self.identifiers, words) for t in texts
+            )
+            if c
+        ]
         if not cleaned:
             self.tally["removed", name] += 1
             return None
