@@ -87,6 +87,7 @@ def _with_private_text(ds: FileDataset) -> FileDataset:
             lambda: ct(SpecificCharacterSet=["ISO_IR 100", REVIEWER.upper()]),
             id="character set",
         ),
+        pytest.param(lambda: ct(Modality=REVIEWER.upper()), id="modality"),
     ],
 )
 def test_a_name_the_header_never_collected_is_not_published_from_technical_text(
