@@ -258,3 +258,14 @@ def test_a_donor_named_like_a_word_of_the_datasets_readme_can_donate(
     # README.md says every file is listed with its "main attributes"
     output = _ingest(archive_dir, make_package, [ct(PatientName="Main^Anna")], record())
     assert "ok " in output, output
+
+
+def test_a_record_label_naming_a_person_with_a_title_is_not_published(
+    archive_dir: Path, make_package
+) -> None:
+    # the portal's free text: a name that no header holds is found by its title
+    rec = record()
+    rec["study"]["diagnoses"][0]["display"] = f"Migraine, seen by Dr {REVIEWER}"
+    output = _ingest(archive_dir, make_package, [ct()], rec)
+    assert "refused" in output and "names a person" in output, output
+    assert not list((archive_dir / "datasets").glob("don-*"))

@@ -30,6 +30,8 @@ _NOT_FREE_TEXT = re.compile(r"[\d.+-]+|[0-9a-f]{32,}|[A-Z0-9]+-s\d+--[0-9a-f]+(\
 # Keys of the JSON outputs (snake_case), DICOM keywords and tags without a keyword (how
 # the report counts an unknown attribute): the engine's, or the standard's.
 _KEY = re.compile(r"[a-z]+(_[a-z0-9]+)*|\([0-9A-F]{4},[0-9A-F]{4}\)")
+# A person's title before a capitalised word: a name, whether a header collected it or not.
+_TITLED_NAME = re.compile(r"\b(?:Dr|Drs|Prof|Mrs|Mme|Herr|Frau)\b\.?\s*[A-Z]")
 # Written by DataLad and git-annex into every dataset: configuration, no donation data.
 _TOOL_FILES = frozenset({".gitattributes", ".datalad/config", ".datalad/.gitattributes"})
 
@@ -43,9 +45,12 @@ class Gate:
         self.written: set[Path] = set()
 
     def check(self, text: str, what: str) -> None:
-        """Raise LeakError when ``text`` repeats an identifying value (never naming it)."""
+        """Raise LeakError when ``text`` repeats an identifying value, or names a person
+        with a title (Dr Jansen: a name no header collected), never naming it."""
         if self.identifiers.find(text):
             raise LeakError([f"{what} repeats an identifying value of the original header"])
+        if _TITLED_NAME.search(text):
+            raise LeakError([f"{what} names a person (a title before a name)"])
 
     def write_text(self, path: Path, text: str) -> None:
         """Write ``text`` after checking it, less the fixed texts it holds."""
@@ -65,10 +70,13 @@ class Gate:
             if text in self.fixed or (key and (_KEY.fullmatch(text) or tag_for_keyword(text))):
                 continue
             strict = bool(_NOT_FREE_TEXT.fullmatch(text))
-            if self.identifiers.find(text, strict=strict):
-                raise LeakError(
-                    [f"{path.name} repeats an identifying value of the original header"]
-                )
+            if strict:
+                if self.identifiers.find(text, strict=True):
+                    raise LeakError(
+                        [f"{path.name} repeats an identifying value of the original header"]
+                    )
+            else:
+                self.check(text, path.name)
         text = json.dumps(data, indent=1, ensure_ascii=False, sort_keys=sort_keys)
         path.write_text(text + "\n", encoding="utf-8")
         self.written.add(path)
