@@ -240,9 +240,7 @@ def test_a_donor_named_like_a_sop_class_in_the_report_can_donate(
     assert "Key Object Selection" in report
 
 
-def test_a_donor_named_like_the_examined_region_can_donate(
-    archive_dir: Path, make_package
-) -> None:
+def test_a_donor_named_like_the_examined_region_can_donate(archive_dir: Path, make_package) -> None:
     rec = record()
     rec["study"]["anatomical_region"] = "HEAD"
     output = _ingest(archive_dir, make_package, [ct(PatientName="Head^Anna")], rec)

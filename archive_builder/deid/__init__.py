@@ -21,7 +21,7 @@ __all__ = [
     "deidentify_study",
     "exclusion_reason",
     "find_leaks",
-    "imaging_term",
     "header_bytes",
+    "imaging_term",
     "load_profile",
 ]

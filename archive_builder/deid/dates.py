@@ -143,9 +143,7 @@ OTHER_MONTHS = (
 # The same names as written, with their accents (for text searched unfolded).
 _ACCENTED = "jänner jän märz mär février févr août décembre déc março"
 _MONTH_NUMBER = {
-    name: number
-    for number, names in enumerate(OTHER_MONTHS, start=1)
-    for name in names.split()
+    name: number for number, names in enumerate(OTHER_MONTHS, start=1) for name in names.split()
 }
 _MONTH_NUMBER.update({m: n for n, m in enumerate(MONTHS, start=1)})
 _MONTH_NUMBER.update({m[:3]: n for n, m in enumerate(MONTHS, start=1)})

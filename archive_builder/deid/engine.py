@@ -573,7 +573,8 @@ def _not_a_number(raw: DataElement | RawDataElement, tag: int) -> bool:
     """Whether a number attribute (IS, DS) holds other text than numbers in its bytes."""
     if not isinstance(raw, RawDataElement):
         # decoded by pydicom, which keeps a value it cannot read as a number as text
-        return raw.VR in _NUMBER_VRS and any(isinstance(v, str) and v.strip() for v in _as_list(raw.value))
+        values = _as_list(raw.value)
+        return raw.VR in _NUMBER_VRS and any(isinstance(v, str) and v.strip() for v in values)
     if not isinstance(raw.value, bytes):
         return False
     return raw_vr(raw, tag) in _NUMBER_VRS and not _NUMBER_BYTES.fullmatch(raw.value)
