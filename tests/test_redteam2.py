@@ -267,3 +267,17 @@ def test_a_record_label_naming_a_person_with_a_title_is_not_published(
     output = _ingest(archive_dir, make_package, [ct()], rec)
     assert "refused" in output and "names a person" in output, output
     assert not list((archive_dir / "datasets").glob("don-*"))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="binary attributes are searched for collected values only; a name no header "
+    "collected, typed into a LUT's data or an ICC profile's text, is kept (not fixed)",
+)
+def test_a_name_the_header_never_collected_is_not_published_from_lut_data(
+    tmp_path: Path,
+) -> None:
+    lut = Dataset()
+    lut.LUTDescriptor = [4, 0, 16]
+    lut.LUTData = REVIEWER.encode() + b"\x00\x00"
+    assert_unpublished(deid(ct(VOILUTSequence=Sequence([lut])), tmp_path), REVIEWER)
