@@ -116,6 +116,7 @@ _WORDS = re.compile(r"[^\W\d_]+")
 _CAMEL = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
 _MIN_JUDGED = 4  # shorter words (acronyms, kernels, units) are not judged
 _MIN_PART = 3  # the shortest word a compound is read as made of
+_MAX_COMPOUND = 40  # a longer run of letters is no compound of technical words
 
 
 def imaging_term(text: str) -> bool:
@@ -140,7 +141,7 @@ def _known(word: str) -> bool:
 def _compound(word: str, words: frozenset[str]) -> bool:
     """Whether ``word`` is written as listed words glued together (parts of three
     letters or more)."""
-    if not word.isascii():
+    if not word.isascii() or len(word) > _MAX_COMPOUND:
         return False
     ends = {0}
     for end in range(_MIN_PART, len(word) + 1):
