@@ -82,8 +82,8 @@ _LOOKS_IDENTIFYING = re.compile(
     r"\d{1,4}[./-]\d{1,2}[./-]\d{1,4}"
     r"|\d{1,2}:\d{2}(?::\d{2})?"
     r"|\+?\d[\d ().-]{6,}\d"
-    r"|\S+@\S+"
-    r"|\w+://\S+"
+    r"|(?<!\S)\S*@\S+"  # each from a word's start: linear in the text's length
+    r"|(?<!\w)\w+://\S+"
 )
 _MONTH_DATE = re.compile(month_name_pattern(), re.IGNORECASE)
 _MAX_DIGITS = 4
