@@ -208,11 +208,11 @@ def machine() -> str:
 def screening_tables() -> None:
     """Detection rate on the drawn-text images, false positives on the clean ones, and
     what the candidate stage sends to the detector (``tests/drawn_text.py``: every
-    variant of every base frame)."""
+    variant of every base frame, every distinct clean frame)."""
     import random
 
     import numpy as np
-    from drawn_text import frames, variants
+    from drawn_text import clean_frames, frames, variants
 
     caught: dict[str, list[bool]] = {}
     kept: list[bool] = []
@@ -220,30 +220,31 @@ def screening_tables() -> None:
     sent, areas = [], []
     candidate_seconds = total_seconds = 0.0
     count = 0
-    for frame in frames():
-        rng = random.Random(frame.name)
+    drawn = [
+        (f, kind, pixels) for f in frames() for kind, pixels in variants(f, random.Random(f.name))
+    ]
+    for frame, kind, pixels in [*((f, "clean", f.pixels) for f in clean_frames()), *drawn]:
         modality = str(frame.ds.Modality)
-        for kind, pixels in [("clean", frame.pixels), *variants(frame, rng)]:
-            start = time.perf_counter()
-            values = text.grey(pixels)
-            regions = text.candidate_regions(values, text.find_strokes(values))
-            middle = time.perf_counter()
-            screening = text.screen_frame(pixels)
-            if kind != "clean":  # every stroke of the drawn text lies in what is sent
-                change = np.abs(pixels.astype(np.float64) - frame.pixels)
-                sent_mask = np.zeros(change.shape, bool)
-                for top, bottom, left, right in regions:
-                    sent_mask[top:bottom, left:right] = True
-                kept.append(bool(sent_mask[change > 0.5 * change.max()].all()))
-            candidate_seconds += middle - start
-            total_seconds += time.perf_counter() - middle
-            count += 1
-            if kind == "clean":
-                clean.setdefault(modality, []).append(screening.text)
-                sent.append(screening.sent)
-                areas.append(screening.area)
-            else:
-                caught.setdefault(kind, []).append(screening.text)
+        start = time.perf_counter()
+        values = text.grey(pixels)
+        regions = text.candidate_regions(values, text.find_strokes(values))
+        middle = time.perf_counter()
+        screening = text.screen_frame(pixels)
+        if kind != "clean":  # every stroke of the drawn text lies in what is sent
+            change = np.abs(pixels.astype(np.float64) - frame.pixels)
+            sent_mask = np.zeros(change.shape, bool)
+            for top, bottom, left, right in regions:
+                sent_mask[top:bottom, left:right] = True
+            kept.append(bool(sent_mask[change > 0.5 * change.max()].all()))
+        candidate_seconds += middle - start
+        total_seconds += time.perf_counter() - middle
+        count += 1
+        if kind == "clean":
+            clean.setdefault(modality, []).append(screening.text)
+            sent.append(screening.sent)
+            areas.append(screening.area)
+        else:
+            caught.setdefault(kind, []).append(screening.text)
     print()
     print("| drawn text | caught |")
     print("|---|---:|")

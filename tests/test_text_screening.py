@@ -34,9 +34,10 @@ CASES = {
     for name in sorted(FRAMES)
     for kind, drawn in variants(FRAMES[name], random.Random(name))
 }
-# the kinds the detector is claimed to find (README, "Pixel data"); dim and dark text are
-# measured by the benchmark, not claimed
-FOUND = ("bright corner", "bright 8 px", "bright across anatomy", "rotated", "bitmap", "large")
+# drawn texts the detector misses (README, "Pixel data"; the benchmark counts them all)
+MISSED = ("693_UNCI.dcm: dim corner", "eCT_Supplemental.dcm#0: dark across anatomy")
+# the detector is tried on every case of the small frames and of one 512x512 CT
+TRIED = sorted(c for c in CASES if c.startswith(("CT_small", "MR_small", "emri", "693")))
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -54,7 +55,11 @@ def test_the_candidate_stage_keeps_every_drawn_text(case: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "case", sorted(c for c in CASES if c.startswith(("CT_small", "693")) and c.endswith(FOUND))
+    "case",
+    [
+        pytest.param(c, marks=pytest.mark.xfail(strict=True, reason="missed")) if c in MISSED else c
+        for c in TRIED
+    ],
 )
 def test_the_detector_finds_drawn_text(case: str) -> None:
     _, drawn = CASES[case]

@@ -9,8 +9,9 @@ half and quarter resolution (for large glyphs). Components of glyph size
 (several close together) and word-shaped components mark cells of the frame;
 frames without any go no further. The text detector then sees only the tiles
 (192 pixels, overlapping) that hold marked cells, each rendered in its own
-window and equalised locally (so text near the floor of a 12-bit range, at
-its top or dark across anatomy is as visible as any), upscaled when small.
+window and equalised locally and in a window just above the frame's floor (so text near the
+floor of a 12-bit range, at its top or dark across anatomy is as visible as
+any), upscaled when small.
 A line the detector finds counts only where the candidate stage saw strokes.
 
 The detector is PP-OCRv5's text detection model (DB, Apache-2.0), shipped
@@ -38,10 +39,11 @@ K_SEED, SEED_CONTRAST = 12.0, 0.03  # a glyph's core: 12x the noise, 3% of the s
 GLYPH = (3, 48)  # glyph components: largest side in pixels (at each level)
 NEIGHBOURS = 3  # glyph components within 3x3 cells that mark them
 SMALL_FRAME = 256 * 256  # frames up to this size go to the detector whole
-MIN_CROP = 96  # crops below this side are upscaled (small glyphs)
+MIN_CROP, UPSCALE = 96, 3  # crops below this side are upscaled 3x (small glyphs)
 MARGIN = 8  # pixels around a group of marked cells
 TILE, TILE_OVERLAP = 192, 40  # the detector sees tiles of regions, each in its own window
 CLAHE_LIMIT = 3.0
+FLOOR_WINDOW = (0.02, 0.12)  # the floor window: 2% of the spread below the floor, 12% above
 # DB post-processing (PaddleOCR's defaults for the probability map and box score)
 PROBABILITY, BOX_SCORE, MIN_BOX_SIDE = 0.3, 0.6, 4
 LINE_ASPECT, LINE_FILL = 2.5, 0.5  # a line of text: long, and filling its rectangle
@@ -250,16 +252,24 @@ def tiles(region: tuple[int, int, int, int]) -> list[tuple[int, int, int, int]]:
     ]
 
 
-def renderings(crop: np.ndarray) -> list[np.ndarray]:
+def renderings(crop: np.ndarray, floor: float, spread: float) -> list[np.ndarray]:
     """8-bit images of a crop for the detector: the crop in its own 1st-99.5th percentile
-    window, and the crop equalised locally (CLAHE on 4x4 cells of the crop, from its
-    full range): text near the floor of a 12-bit range, or dark across bright anatomy,
-    stands out against what is next to it."""
+    window; the crop equalised locally (CLAHE on 4x4 cells of the crop, from its full
+    range): text dark across bright anatomy stands out against what is next to it; and,
+    where the crop reaches down to the frame's floor (``floor``: its 1st percentile,
+    ``spread``: its 1st-99th percentile range), a window from just below the floor to
+    12% of the spread above it: text drawn just above the floor of a 12-bit range, or at
+    the floor across anatomy, shows with full contrast."""
     cv2 = _cv2()
     low, high = (float(v) for v in np.percentile(crop, (1, 99.5)))
     equaliser = cv2.createCLAHE(clipLimit=CLAHE_LIMIT, tileGridSize=(4, 4))
     full = _window(crop, float(crop.min()), float(crop.max()))
-    return [_window(crop, low, high), np.asarray(equaliser.apply(full))]
+    images = [_window(crop, low, high), np.asarray(equaliser.apply(full))]
+    if float(crop.min()) <= floor + FLOOR_WINDOW[1] * spread:
+        images.append(
+            _window(crop, floor - FLOOR_WINDOW[0] * spread, floor + FLOOR_WINDOW[1] * spread)
+        )
+    return images
 
 
 def _window(values: np.ndarray, low: float, high: float) -> np.ndarray:
@@ -344,10 +354,12 @@ def screen_values(values: np.ndarray) -> Screening:
     for top, bottom, left, right in regions:
         seen[top:bottom, left:right] = True
     share = float(seen.mean())
+    floor, ceiling = (float(v) for v in np.percentile(values, (1, 99)))
+    spread = max(ceiling - floor, 1.0)
     for top, bottom, left, right in regions:
         crop = np.ascontiguousarray(values[top:bottom, left:right])
-        factor = 2 if min(crop.shape) < MIN_CROP else 1
-        for image in renderings(crop):
+        factor = UPSCALE if min(crop.shape) < MIN_CROP else 1
+        for image in renderings(crop, floor, spread):
             if factor > 1:
                 image = cv2.resize(image, None, fx=factor, fy=factor, interpolation=cv2.INTER_CUBIC)
             for x0, y0, x1, y1 in text_boxes(image):
