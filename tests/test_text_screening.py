@@ -155,3 +155,16 @@ def test_a_preview_with_text_is_not_drawn(tmp_path: Path) -> None:
     _drawn_instance(2).save_as(drawn, enforce_file_format=True)
     assert render_preview(clean) is not None
     assert render_preview(drawn) is None
+
+
+def test_pixel_data_screened_before_is_not_screened_again_but_other_pixels_are() -> None:
+    """Each distinct pixel data is screened once per process: the same bytes give the same
+    decision; other bytes with the same pixel module are screened on their own."""
+    from archive_builder.pixels.review import review_instance
+
+    clean, drawn = patient_instance(sample("CT_small.dcm"), 1), _drawn_instance(2)
+    first = review_instance(clean, None)
+    assert first.excluded is None and first.frames == 1
+    assert review_instance(clean, None) == first
+    assert review_instance(drawn, None).excluded == TEXT_FOUND
+    assert review_instance(drawn, None).excluded == TEXT_FOUND

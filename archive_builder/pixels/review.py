@@ -8,6 +8,7 @@ every frame is decoded as it will be published and screened for text.
 
 from __future__ import annotations
 
+import hashlib
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -33,7 +34,7 @@ from pydicom.uid import (
     RLELossless,
 )
 
-from .frames import DecodeError, decode, frame_count, pixel_dataset
+from .frames import PIXEL_MODULE, DecodeError, decode, frame_count, pixel_dataset
 from .jpeg import strip_jpeg
 from .payloads import (
     PayloadError,
@@ -299,16 +300,63 @@ def review_instance(ds: Dataset, source: Path | None, series: Decision = KEEP) -
     return _screened(ds, element, str(syntax), decision)
 
 
+class _Screened:
+    """What screening found for each distinct pixel data this process has screened
+    (``SIZE`` of them at most, the oldest forgotten first): the same bytes decoded
+    with the same pixel module give the same frames, so they are decoded and screened
+    once (a series often repeats a frame; a donation holds copies of a file)."""
+
+    SIZE = 4096
+
+    def __init__(self) -> None:
+        self.results: dict[bytes, tuple[str | None, int, int]] = {}
+
+    def key(
+        self, pixels: Dataset, element: DataElement | RawDataElement, syntax: str
+    ) -> bytes | None:
+        """A digest of what decoding reads (None: the bytes are not at hand)."""
+        if not isinstance(element.value, bytes):
+            return None
+        digest = hashlib.blake2b(digest_size=32)
+        attributes = [syntax, str(element.tag), *(repr(pixels.get(k)) for k in PIXEL_MODULE)]
+        digest.update("\0".join(attributes).encode())
+        digest.update(element.value)
+        return digest.digest()
+
+    def remember(self, key: bytes, result: tuple[str | None, int, int]) -> None:
+        if len(self.results) >= self.SIZE:
+            del self.results[next(iter(self.results))]
+        self.results[key] = result
+
+
+_SCREENED = _Screened()
+
+
 def _screened(
     ds: Dataset, element: DataElement | RawDataElement, syntax: str, decision: Decision
 ) -> Decision:
     """``decision`` once every frame is decoded and screened for text (``pixels.text``):
     the instance is not published when any frame holds text. Detected text is not
     blanked: what the detector missed of a line it found (or a second line) would be
-    published, and compressed frames would have to be encoded anew."""
+    published, and compressed frames would have to be encoded anew. Pixel data screened
+    before in this process is not screened again (``_Screened``)."""
+    pixels = pixel_dataset(ds, element, syntax)
+    key = _SCREENED.key(pixels, element, syntax)
+    if key is None:
+        excluded, frames, sent = _screen_frames(pixels)
+    else:
+        if key not in _SCREENED.results:
+            _SCREENED.remember(key, _screen_frames(pixels))
+        excluded, frames, sent = _SCREENED.results[key]
+    if excluded is not None:
+        return Decision(excluded=excluded, frames=frames, detector=sent)
+    return replace(decision, frames=frames, detector=sent)
+
+
+def _screen_frames(pixels: Dataset) -> tuple[str | None, int, int]:
+    """(why not published or None, frames screened, frames sent to the detector)."""
     from .text import screen_frame
 
-    pixels = pixel_dataset(ds, element, syntax)
     frames = sent = 0
     try:
         for frame in decode(pixels):
@@ -316,9 +364,9 @@ def _screened(
             screening = screen_frame(frame)
             sent += screening.sent
             if screening.text:
-                return Decision(excluded=TEXT_FOUND, frames=frames, detector=sent)
+                return TEXT_FOUND, frames, sent
+        if frames != frame_count(pixels):
+            return UNDECODABLE, 0, 0
     except DecodeError:
-        return Decision(excluded=UNDECODABLE)
-    if frames != frame_count(ds):
-        return Decision(excluded=UNDECODABLE)
-    return replace(decision, frames=frames, detector=sent)
+        return UNDECODABLE, 0, 0
+    return None, frames, sent
