@@ -14,8 +14,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from email_validator import EmailNotValidError, validate_email
-
 from . import text as published_text
 from .errors import ConfigError
 
@@ -120,6 +118,9 @@ def url_problem(value: str) -> str | None:
 
 
 def email_problem(value: str) -> str | None:
+    # imported here: email_validator takes longer to import than the command line to start
+    from email_validator import EmailNotValidError, validate_email
+
     try:
         validate_email(value, check_deliverability=False)
     except EmailNotValidError as exc:
