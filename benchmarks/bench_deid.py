@@ -47,6 +47,7 @@ from archive_builder import keys
 from archive_builder.deid.folder import deidentify_folder
 from archive_builder.deid.risk import exclusion_reason
 from archive_builder.pixels import text
+from archive_builder.pixels.review import _SCREENED as screened
 
 KEY = bytes(range(32))
 Run = Callable[[list[Path], Path], None]
@@ -350,6 +351,8 @@ def main() -> int:
             for attempt in range(args.repeat):
                 out = root / f"out-{len(rows)}-{attempt}"
                 out.mkdir()
+                # each run screens from scratch (forked workers inherit what was screened)
+                screened.results.clear()
                 start = time.perf_counter()
                 try:
                     run(files, out)
