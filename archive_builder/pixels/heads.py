@@ -40,7 +40,7 @@ HEAD_PARTS = frozenset({"HEAD", "BRAIN", "SKULL", "FACE", "HEADNECK", "NECK", "E
 
 # Fixed texts for the report.
 NOT_A_VOLUME = "a CT or MR series that cannot be checked for a face: {}"
-LOCALIZER = "a localizer (images in more than one plane) can show the outline of a face"
+LOCALIZER = "a localizer (acquired images in more than one plane) can show the outline of a face"
 HEAD_PROFILE = "a sagittal or coronal image of the head can show the outline of a face"
 UNREADABLE = "a file of this series cannot be read in full"
 

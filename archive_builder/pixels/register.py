@@ -8,6 +8,8 @@ images are built from numpy arrays indexed (slice, row, column), that is
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import SimpleITK as sitk
 
@@ -16,9 +18,10 @@ from .volume import Volume
 
 REGISTRATION_MM = 4.0
 CT_RANGE = (-1000.0, 1500.0)  # HU kept for registration: air to bone
-MIN_FIT = 0.8  # Dice of the head outlines, in the volume's field of view, to call it a head
-MIN_MR_NMI = 1.2  # normalised mutual information with the template, for an MR head
-MIN_CT_BONE = 0.1  # share of bone (above 300 HU) around the template's brain, for a CT head
+MIN_FIT = 0.9  # Dice of the head outlines, in the volume's field of view, to call it a head
+MIN_SKULL = 0.1  # share of skull around the template's brain: above 300 HU for CT, dark for MR
+MR_DARK = 0.15  # of the 99.5th percentile: cortical bone gives no MR signal
+MIN_MR_NMI = 1.2  # normalised mutual information with the template (T1-weighted heads)
 
 
 class RegistrationError(RuntimeError):
@@ -60,14 +63,19 @@ def template_image(template: Template) -> sitk.Image:
     return sitk.BinShrink(full, factors)
 
 
-def _method(transform: sitk.Transform, shrink: list[int], sigmas: list[float]) -> sitk.Transform:
+def _method(
+    transform: sitk.Transform, shrink: list[int], sigmas: list[float], outlines: bool = False
+) -> Any:
     method = sitk.ImageRegistrationMethod()
-    method.SetMetricAsMattesMutualInformation(numberOfHistogramBins=32)
+    if outlines:
+        method.SetMetricAsMeanSquares()
+    else:
+        method.SetMetricAsMattesMutualInformation(numberOfHistogramBins=32)
     method.SetMetricSamplingStrategy(method.REGULAR)
     method.SetMetricSamplingPercentage(0.25, seed=1)
     method.SetInterpolator(sitk.sitkLinear)
     method.SetOptimizerAsRegularStepGradientDescent(
-        learningRate=1.0, minStep=1e-3, numberOfIterations=120, gradientMagnitudeTolerance=1e-6
+        learningRate=1.0, minStep=1e-3, numberOfIterations=80, gradientMagnitudeTolerance=1e-6
     )
     method.SetOptimizerScalesFromPhysicalShift()
     method.SetShrinkFactorsPerLevel(shrink)
@@ -85,19 +93,23 @@ def register(template: Template, volume: Volume) -> sitk.AffineTransform:
     fixed = template_image(template)
     moving = subject_image(volume)
     try:
+        # first the outlines of the heads (whatever the contrast), then the intensities
+        fixed_outline = sitk.Cast(fixed > 20, sitk.sitkFloat32)
+        moving_outline = sitk.Cast(_foreground(moving, volume.modality), sitk.sitkFloat32)
         start = sitk.CenteredTransformInitializer(
-            sitk.Cast(fixed > 20, sitk.sitkFloat32),
-            sitk.Cast(_foreground(moving, volume.modality), sitk.sitkFloat32),
+            fixed_outline,
+            moving_outline,
             sitk.Similarity3DTransform(),
             sitk.CenteredTransformInitializerFilter.MOMENTS,
         )
         rigid = sitk.Similarity3DTransform(start)
-        _method(rigid, [4, 2, 1], [8.0, 4.0, 2.0]).Execute(fixed, moving)
+        _method(rigid, [4, 2, 1], [8.0, 4.0, 2.0], True).Execute(fixed_outline, moving_outline)
         affine = sitk.AffineTransform(3)
         affine.SetMatrix(rigid.GetMatrix())
         affine.SetTranslation(rigid.GetTranslation())
         affine.SetCenter(rigid.GetCenter())
-        _method(affine, [2, 1], [4.0, 2.0]).Execute(fixed, moving)
+        _method(affine, [2, 1], [4.0, 2.0], True).Execute(fixed_outline, moving_outline)
+        _method(affine, [1], [2.0]).Execute(fixed, moving)
     except RuntimeError:
         raise RegistrationError("the head template cannot be fitted to it") from None
     matrix = np.array(affine.GetMatrix()).reshape(3, 3)
@@ -133,8 +145,9 @@ def fit(template: Template, volume: Volume, transform: sitk.Transform) -> float:
 
 
 def _nmi(a: np.ndarray, b: np.ndarray) -> float:
+    """Normalised mutual information of two samples, (H(a) + H(b)) / H(a, b)."""
     joint, _, _ = np.histogram2d(a, b, bins=32)
-    p = joint / max(joint.sum(), 1)
+    p = joint / max(float(joint.sum()), 1.0)
 
     def entropy(q: np.ndarray) -> float:
         q = q[q > 0]
@@ -146,18 +159,24 @@ def _nmi(a: np.ndarray, b: np.ndarray) -> float:
 
 def is_head(template: Template, volume: Volume, transform: sitk.Transform) -> bool:
     """Whether the fitted template is a head in the volume: the head outlines match
-    (``fit``), and inside them the volume looks like a head: a skull around the brain
-    for CT, intensities that share information with the template's for MR (an
-    ellipse or a limb fits an outline, but has no skull and no brain)."""
+    (``fit``), and around the template's brain the volume has a skull: bone for CT,
+    voxels without signal for MR, or else MR intensities that share much information
+    with the template's (a T1-weighted head). An ellipse or a limb fits an outline,
+    but has no skull and no brain."""
     if fit(template, volume, transform) < MIN_FIT:
         return False
     reference = template_image(template)
     moved = sitk.Resample(subject_image(volume), reference, transform, sitk.sitkLinear, np.nan)
     data = sitk.GetArrayFromImage(moved)
     seen = np.isfinite(data)
+    shell = to_template_grid(template.shell, template, reference) & seen
+    if not shell.any():
+        return False
     if volume.modality == "CT":
-        shell = to_template_grid(template.shell, template, reference) & seen
-        return bool(shell.sum()) and float(np.mean(data[shell] > 300)) >= MIN_CT_BONE
+        return float(np.mean(data[shell] > 300)) >= MIN_SKULL
+    dark = MR_DARK * float(np.percentile(data[seen], 99.5))
+    if float(np.mean(data[shell] < dark)) >= MIN_SKULL:
+        return True
     head = sitk.GetArrayFromImage(reference)
     inside = seen & (head > 20)
     return _nmi(head[inside], data[inside]) >= MIN_MR_NMI
