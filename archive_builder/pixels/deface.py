@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .faces import face_seen, physical
+from .faces import face_seen, physical, top_value
 from .register import RegistrationError, is_head, register, to_volume
 from .template import load_template
 from .volume import Volume
@@ -76,10 +76,11 @@ def deface(volume: Volume) -> Defaced:
 def background(volume: Volume, stored: np.ndarray | None = None) -> np.ndarray:
     """The voxels that are air already: below -900 HU for CT, below 3% of the 99.5th
     percentile for MR (the skin renders at 6% and above)."""
-    data = physical(volume, stored)
-    if volume.modality == "CT":
-        return np.asarray(data < BACKGROUND_HU)
-    return np.asarray(data < BACKGROUND_MR * float(np.percentile(physical(volume), 99.5)))
+    level = BACKGROUND_HU if volume.modality == "CT" else BACKGROUND_MR * top_value(volume)
+    stored = volume.stored if stored is None else stored
+    limit = (level - volume.intercept) / volume.slope  # in stored units, slice by slice
+    below = stored < limit[:, None, None]
+    return np.asarray(np.where(volume.slope[:, None, None] > 0, below, ~below))
 
 
 def verify(volume: Volume, result: Defaced, written: np.ndarray) -> str | None:

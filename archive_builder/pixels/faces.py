@@ -91,8 +91,20 @@ def renders(grid: np.ndarray, threshold: float) -> Iterator[tuple[str, np.ndarra
 def thresholds(volume: Volume, data: np.ndarray) -> tuple[float, ...]:
     if volume.modality == "CT":
         return CT_SKIN
-    top = float(np.percentile(data, 99.5))
-    return tuple(top * fraction for fraction in MR_SKIN)
+    return tuple(top_value(volume, data) * fraction for fraction in MR_SKIN)
+
+
+def top_value(volume: Volume, data: np.ndarray | None = None) -> float:
+    """The 99.5th percentile of ``data`` (else of the volume's voxels in physical
+    units), from every other slice, row and column: a percentile of a whole CT costs
+    seconds."""
+    if data is None:
+        sample = volume.stored[::2, ::2, ::2].astype(np.float32)
+        sample *= volume.slope[::2, None, None].astype(np.float32)
+        sample += volume.intercept[::2, None, None].astype(np.float32)
+    else:
+        sample = data[::2, ::2, ::2]
+    return float(np.percentile(sample, 99.5))
 
 
 def face_seen(volume: Volume, data: np.ndarray) -> bool:

@@ -72,17 +72,17 @@ def _method(
     else:
         method.SetMetricAsMattesMutualInformation(numberOfHistogramBins=32)
     method.SetMetricSamplingStrategy(method.REGULAR)
-    method.SetMetricSamplingPercentage(0.25, seed=1)
+    method.SetMetricSamplingPercentage(0.15, seed=1)
     method.SetInterpolator(sitk.sitkLinear)
     method.SetOptimizerAsRegularStepGradientDescent(
-        learningRate=1.0, minStep=1e-3, numberOfIterations=80, gradientMagnitudeTolerance=1e-6
+        learningRate=1.0, minStep=1e-3, numberOfIterations=60, gradientMagnitudeTolerance=1e-6
     )
     method.SetOptimizerScalesFromPhysicalShift()
     method.SetShrinkFactorsPerLevel(shrink)
     method.SetSmoothingSigmasPerLevel(sigmas)
     method.SmoothingSigmasAreSpecifiedInPhysicalUnitsOn()
     method.SetInitialTransform(transform, inPlace=True)
-    method.SetNumberOfThreads(1)
+    method.SetNumberOfThreads(2)
     return method
 
 
@@ -103,7 +103,7 @@ def register(template: Template, volume: Volume) -> sitk.AffineTransform:
             sitk.CenteredTransformInitializerFilter.MOMENTS,
         )
         rigid = sitk.Similarity3DTransform(start)
-        _method(rigid, [4, 2, 1], [8.0, 4.0, 2.0], True).Execute(fixed_outline, moving_outline)
+        _method(rigid, [4, 2], [8.0, 4.0], True).Execute(fixed_outline, moving_outline)
         affine = sitk.AffineTransform(3)
         affine.SetMatrix(rigid.GetMatrix())
         affine.SetTranslation(rigid.GetTranslation())
