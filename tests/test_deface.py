@@ -24,7 +24,7 @@ from archive_builder.demo_heads import Head, make_head, write_series
 from archive_builder.pixels.deface import background
 from archive_builder.pixels.faces import face_seen, physical
 from archive_builder.pixels.volume import read_volume
-from archive_builder.pixels.wording import NO_FIT
+from archive_builder.pixels.wording import FAILED, NO_FIT, NO_FIT_HEAD
 
 STUDY_FILE = sample("CT_small.dcm")  # the patient and study; also published on its own
 
@@ -229,5 +229,39 @@ def test_a_head_that_is_not_the_template_keeps_its_brain_and_shows_no_face(tmp_p
         assert not np.array_equal(output, original.stored)
         assert not face_seen(original, physical(original, output))
     else:
-        assert reasons == {NO_FIT}
+        assert reasons <= {NO_FIT, NO_FIT_HEAD}
         assert len(published) == 1  # CT_small: the rest of the study is published
+
+
+def _labelled(paths: list[Path], **values: object) -> None:
+    for path in paths:
+        ds = dcmread(path)
+        for keyword, value in values.items():
+            setattr(ds, keyword, value)
+        ds.save_as(path)
+
+
+def test_what_cannot_be_shown_to_hold_no_face_is_not_published(tmp_path: Path) -> None:
+    """Fail closed (a red team's cases): a few thick axial slices of the head (too few
+    to fit the template, a face in 3D all the same); a series labelled as the head that
+    the template cannot be fitted to (a head cradle, a cut nose tip: the detectors may
+    miss its face); a series on which defacing fails (a pixel spacing of 0). Each is
+    not published, with a fixed reason, and the rest of the study is."""
+    root = tmp_path / "in"
+    header = dcmread(STUDY_FILE)
+    few = make_head("MR", "axial", (2.5, 2.5, 8.0), (200.0, 240.0, 120.0))
+    _labelled(write_series(few, root / "few", header), BodyPartExamined="HEAD")
+    shape = make_head("CT", "axial", 5.0, (200.0, 200.0, 150.0))
+    z, y, x = np.meshgrid(*(np.arange(n) for n in shape.values.shape), indexing="ij")
+    shape.values = np.where((y - 20) ** 2 + (x - 20) ** 2 < 15**2, 40.0 + (z % 5), -1000.0)
+    _labelled(write_series(shape, root / "unfitted", header), SeriesDescription="CT HEAD")
+    broken = make_head("CT", "axial", 5.0, (200.0, 240.0, 230.0))
+    _labelled(write_series(broken, root / "broken", header), PixelSpacing=[0, 0])
+    shutil.copy(STUDY_FILE, root / "ct-small.dcm")
+    study, report = _run_deid(root, tmp_path)
+    reasons = [e["reason"] for e in report["instances"]["excluded"]]  # type: ignore[index]
+    assert sum("a few slices of the head" in r for r in reasons) == len(few.values)
+    assert reasons.count(NO_FIT_HEAD) == len(shape.values)
+    assert reasons.count(FAILED) == len(broken.values), sorted(set(reasons))
+    published = [dcmread(p) for p in study.rglob("*.dcm")]
+    assert len(published) == 1 and published[0].Rows == 128  # CT_small alone

@@ -6,8 +6,8 @@
    registration by mutual information (``register``). A volume that is no
    head once fitted (``register.is_head``: the outlines differ, or a CT has no
    skull around the brain, or an MR shares too little with the template) is
-   published as it is, unless the detectors saw a face in it, and then it is
-   not published at all.
+   published as it is, unless the detectors saw a face in it or its headers say
+   it is a head (``labelled_head``), and then it is not published at all.
 3. Set the template's face region, carried onto the volume, to air (-1000 HU
    for CT, 0 for MR), except the template's brain grown by 8 mm: the brain is
    never touched.
@@ -34,6 +34,7 @@ from .wording import (
     FACE_LEFT,
     FACE_REGION_LEFT,
     NO_FIT,
+    NO_FIT_HEAD,
 )
 
 BACKGROUND_HU = -900.0
@@ -51,8 +52,12 @@ class Defaced:
     brain: np.ndarray | None = None  # the brain region, on the volume's voxels
 
 
-def deface(volume: Volume) -> Defaced:
-    """Deface ``volume`` when it holds a head; see the module's text for the steps."""
+def deface(volume: Volume, labelled_head: bool = False) -> Defaced:
+    """Deface ``volume`` when it holds a head; see the module's text for the steps.
+
+    ``labelled_head``: the headers say the series is of the head. Such a series that
+    the template cannot be fitted to is not published, whatever the detectors saw
+    (a detector misses faces: a cut nose tip, a head cradle in the field of view)."""
     template = load_template()
     seen = face_seen(volume, physical(volume))
     try:
@@ -61,7 +66,9 @@ def deface(volume: Volume) -> Defaced:
     except RegistrationError:
         head = False
     if not head:
-        return Defaced(excluded=NO_FIT) if seen else Defaced()
+        if seen:
+            return Defaced(excluded=NO_FIT)
+        return Defaced(excluded=NO_FIT_HEAD) if labelled_head else Defaced()
     face = to_volume(template.face, template, volume, transform)
     brain = to_volume(template.brain, template, volume, transform)
     if np.any(face & brain):

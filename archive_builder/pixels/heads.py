@@ -9,14 +9,21 @@
 - 2D images (fewer slices: lone slices, scouts, localizers) cannot be defaced
   with a check, so those that can show the outline of a face are not
   published: localizers (Image Type LOCALIZER, or acquired images in more than
-  one plane), and sagittal or coronal images whose Body Part Examined is the
-  head. A lone axial slice is published: a cross-section shows no face surface.
+  one plane, per frame in enhanced files), sagittal or coronal images whose Body
+  Part Examined is the head or is not given, and more than one slice of a series
+  labelled as the head (a few thick axial slices still render a face). A lone
+  axial slice is published: a cross-section shows no face surface.
+- A series labelled as the head (``labelled_head``) that the template cannot be
+  fitted to is not published, and neither is any series on which defacing or
+  its check fails for any reason: what cannot be shown to hold no face is not
+  published.
   Projections (Image Type PROJECTION IMAGE: angiography's maximum intensity
   projections) are published: they show the vessels, the rest suppressed.
 """
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,18 +37,33 @@ from pydicom.uid import ExplicitVRLittleEndian
 
 from .deface import Defaced, deface, verify
 from .volume import MIN_SLICES, NotAVolume, Volume, modality_of, read_volume
-from .wording import METHOD
+from .wording import FAILED, METHOD
 
 CLEAN_VISUAL_FEATURES = ("113102", "Clean Recognizable Visual Features Option")
 RECOGNIZABLE = Tag(0x00280302)
 PIXEL_DATA = Tag(0x7FE00010)
 REMOVED = (Tag(0x7FE00001), Tag(0x7FE00002))  # extended offset table: no longer holds
-HEAD_PARTS = frozenset({"HEAD", "BRAIN", "SKULL", "FACE", "HEADNECK", "NECK", "EYE", "ORBIT"})
+# Body Part Examined values whose field of view can hold the face (the standard's defined
+# terms, CID 4031, and their common spellings).
+HEAD_PARTS = frozenset(
+    {
+        "HEAD", "BRAIN", "SKULL", "FACE", "HEADNECK", "NECK", "EYE", "ORBIT", "SINUS",
+        "MAXILLA", "MANDIBLE", "JAW", "TMJ", "NOSE", "NASOPHARYNX", "OROPHARYNX", "MOUTH",
+        "EAR", "IAC", "PITUITARY", "SELLA", "ZYGOMA", "NASALBONE", "PAROTID", "CAROTID",
+    }
+)  # fmt: skip
+# Words of a series' or study's description that say it is of the head.
+HEAD_WORDS = re.compile(
+    r"HEAD|BRAIN|SKULL|FACE|FACIAL|SINUS|ORBIT|NEURO|CRAN|CEREBR|MAXILL|MANDIB|DENTAL|TMJ",
+)
 
 # Fixed texts for the report.
 NOT_A_VOLUME = "a CT or MR series that cannot be checked for a face: {}"
 LOCALIZER = "a localizer (acquired images in more than one plane) can show the outline of a face"
 HEAD_PROFILE = "a sagittal or coronal image of the head can show the outline of a face"
+FEW_HEAD_SLICES = (
+    "a few slices of the head (too few to fit the head template) can show a face in 3D"
+)
 UNREADABLE = "a file of this series cannot be read in full"
 
 
@@ -60,12 +82,45 @@ def _read(headers: Sequence[Dataset | None], paths: Sequence[Path], pixels: bool
         return [dcmread(p, stop_before_pixels=not pixels) for p in paths]
 
 
-def _planes(datasets: Sequence[Dataset]) -> set[tuple[float, ...]]:
-    planes = set()
+def labelled_head(datasets: Sequence[Dataset]) -> bool:
+    """Whether the headers say the series is of the head: its Body Part Examined, or a
+    head word in its series or study description or protocol name."""
     for ds in datasets:
-        value = ds.get("ImageOrientationPatient")
-        if value is not None and len(value) == 6:
-            planes.add(tuple(round(float(v), 2) for v in value))
+        part = str(ds.get("BodyPartExamined", "") or "").strip().upper().replace(" ", "")
+        if part in HEAD_PARTS:
+            return True
+        for keyword in ("SeriesDescription", "StudyDescription", "ProtocolName"):
+            if HEAD_WORDS.search(str(ds.get(keyword, "") or "").upper()):
+                return True
+    return False
+
+
+def _orientations(ds: Dataset) -> list[object]:
+    """Image Orientation (Patient) of a file: its own, or each frame's (enhanced files
+    keep it in the per-frame or shared functional groups)."""
+    found: list[object] = []
+    if ds.get("ImageOrientationPatient") is not None:
+        found.append(ds.ImageOrientationPatient)
+    for groups in (
+        *(ds.get("PerFrameFunctionalGroupsSequence") or []),
+        *(ds.get("SharedFunctionalGroupsSequence") or []),
+    ):
+        for plane in groups.get("PlaneOrientationSequence") or []:
+            if plane.get("ImageOrientationPatient") is not None:
+                found.append(plane.ImageOrientationPatient)
+    return found
+
+
+def _planes(datasets: Sequence[Dataset]) -> set[tuple[float, ...]]:
+    planes: set[tuple[float, ...]] = set()
+    for ds in datasets:
+        for value in _orientations(ds):
+            try:
+                numbers = tuple(round(float(v), 2) for v in value)  # type: ignore[attr-defined]
+            except (TypeError, ValueError):
+                continue
+            if len(numbers) == 6:
+                planes.add(numbers)
     return planes
 
 
@@ -77,7 +132,7 @@ def two_d_reason(datasets: Sequence[Dataset]) -> str | None:
     if "LOCALIZER" in image_types or (len(planes) > 1 and not projections):
         return LOCALIZER
     parts = {str(ds.get("BodyPartExamined", "") or "").strip().upper() for ds in datasets}
-    if planes and parts & HEAD_PARTS:
+    if planes and (labelled_head(datasets) or parts <= {""}):
         row, column = np.array(next(iter(planes))[:3]), np.array(next(iter(planes))[3:])
         normal = np.abs(np.cross(row, column))
         if normal[2] < max(normal[0], normal[1]):
@@ -105,8 +160,11 @@ def review_head_series(
         headers_read = _read(headers, paths, pixels=False)
     except Exception:
         return [(UNREADABLE, None, None)] * count
-    if _frames(headers_read) < MIN_SLICES:
+    frames = _frames(headers_read)
+    if frames < MIN_SLICES:
         reason = two_d_reason(headers_read)
+        if reason is None and frames > 1 and labelled_head(headers_read):
+            reason = FEW_HEAD_SLICES
         return [(reason, None, None)] * count
     try:
         datasets = _read(headers, paths, pixels=True)
@@ -115,13 +173,16 @@ def review_head_series(
         return [(NOT_A_VOLUME.format(exc), None, None)] * count
     except Exception:
         return [(UNREADABLE, None, None)] * count
-    result = deface(volume)
-    if result.excluded:
-        return [(result.excluded, None, None)] * count
-    if result.stored is None:
-        return [(None, None, None)] * count
-    elements = _pixel_elements(volume, datasets, result.stored)
-    problem = verify(volume, result, _decoded(volume, datasets, elements))
+    try:
+        result = deface(volume, labelled_head(headers_read))
+        if result.excluded:
+            return [(result.excluded, None, None)] * count
+        if result.stored is None:
+            return [(None, None, None)] * count
+        elements = _pixel_elements(volume, datasets, result.stored)
+        problem = verify(volume, result, _decoded(volume, datasets, elements))
+    except Exception:  # whatever failed, the face is not shown to be gone
+        problem = FAILED
     if problem:
         return [(problem, None, None)] * count
     note = f"{METHOD}; {result.check}"

@@ -19,6 +19,11 @@ CHECKED_GEOMETRY = (
 )
 DEFACING_NOTES = frozenset({f"{METHOD}; {CHECKED}", f"{METHOD}; {CHECKED_GEOMETRY}"})
 NO_FIT = "a face was found in renders of this volume, but the head template cannot be fitted to it"
+NO_FIT_HEAD = (
+    "the series is labelled as the head (Body Part Examined or description), but the head "
+    "template cannot be fitted to it"
+)
+FAILED = "defacing or its check failed on this series, so it cannot be shown to hold no face"
 FACE_LEFT = "a face detector still found a face in renders of the defaced volume"
 FACE_REGION_LEFT = "the defaced volume still holds tissue in the face region"
 BRAIN_TOUCHED = "defacing would change the brain region"
