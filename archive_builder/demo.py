@@ -33,6 +33,7 @@ class DemoStudy:
     diagnoses: tuple[tuple[str, str, str], ...]
     license: str = "CC-BY-4.0"
     as_zip: bool = False
+    head_volume: str = ""  # CT or MR: a head volume made from the defacing template is added
 
     @property
     def modality(self) -> str:
@@ -48,6 +49,7 @@ STUDIES = (
         "M",
         "HEAD",
         (("ICD-10", "I61.9", "Nontraumatic intracerebral haemorrhage, unspecified"),),
+        head_volume="CT",
     ),
     DemoStudy(
         "demo-shoulder-mr-0002",
@@ -82,6 +84,7 @@ STUDIES = (
         "M",
         "BRAIN",
         (("ICD-10", "I67.1", "Cerebral aneurysm, nonruptured"),),
+        head_volume="MR",
     ),
     DemoStudy(
         "demo-head-ct-0006",
@@ -119,6 +122,24 @@ def study_files(anchor: Path) -> list[Path]:
     return files
 
 
+HEAD_VOLUME_MM = 4.0  # small: the demo is built in seconds
+
+
+def _add_head_volume(study: DemoStudy, anchor: Path, dicom: Path) -> None:
+    """A head volume (the defacing template's mean head, as the study's modality) in the
+    study of ``anchor``: pydicom's test files hold no real head volume, and the demo
+    shows that head volumes are published defaced."""
+    from .demo_heads import make_head, write_series
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        header = dcmread(anchor, stop_before_pixels=True)
+    head = make_head(study.head_volume, "axial", HEAD_VOLUME_MM)
+    for path in write_series(head, dicom / "head", header, seed=study.donation_id):
+        path.rename(dicom / f"head-{path.name}")
+    (dicom / "head").rmdir()
+
+
 def make_packages(out_dir: Path, studies: Sequence[DemoStudy] = STUDIES) -> list[Path]:
     """Write one donation package per demo study into ``out_dir``; return their paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -135,6 +156,8 @@ def make_packages(out_dir: Path, studies: Sequence[DemoStudy] = STUDIES) -> list
         for index, source in enumerate(sources):
             # The portal exports files under their original names; so do we.
             shutil.copy2(source, folder / "dicom" / f"{index:03d}_{source.name}")
+        if study.head_volume:
+            _add_head_volume(study, sources[0], folder / "dicom")
         record = {
             "schema_version": 1,
             "donation_id": study.donation_id,

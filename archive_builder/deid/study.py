@@ -45,6 +45,7 @@ class Output:
     frames: int = 0  # frames decoded and screened
     detector: int = 0  # frames the pre-filter sent to the text detector
     rewritten: bool = False  # pixel data published in a new form (see pixels.Replacement)
+    defaced: str | None = None  # how its face was removed and checked (a fixed text)
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,12 @@ POLICY = (
     "compressed frames without re-encoding them; native pixel data longer than "
     "its rows, columns and frames, or using bits above Bits Stored, is not "
     "published.",
+    "CT and MR volumes that hold a head are defaced: the face is set to air, the brain "
+    "is left unchanged, and the result is checked (the face region holds only air, and "
+    "face detectors find no face in renders of the skin) before it is published; a "
+    "volume that fails a check is not published.",
+    "CT and MR series that cannot be checked for a face (not one volume), localizers, "
+    "and sagittal or coronal 2D images of the head are not published.",
     "Every file is searched for every identifying value of its original header "
     "before it is saved; one hit refuses the whole donation.",
 )
@@ -99,6 +106,7 @@ def fixed_texts() -> frozenset[str]:
             TEXT_FOUND,
             UNCHECKED_SYNTAX,
             UNDECODABLE,
+            *pixels.DEFACING_NOTES,
         }
     )
 
@@ -115,6 +123,18 @@ class StudyResult:
         """The gate that writes this study's text files (see ``deid.gate``); ``also`` are
         further texts the caller writes whatever the study."""
         return Gate(self.identifiers, fixed=fixed_texts() | frozenset(also))
+
+    def defaced(self) -> list[dict[str, Any]]:
+        """The defaced series: folder, instances, and how the face was removed and checked."""
+        series: dict[str, dict[str, Any]] = {}
+        for output in self.outputs:
+            if output.defaced:
+                folder = output.relpath.split("/", 1)[0]
+                entry = series.setdefault(
+                    folder, {"series": folder, "instances": 0, "defacing": output.defaced}
+                )
+                entry["instances"] += 1
+        return [series[folder] for folder in sorted(series)]
 
     def report(self) -> dict[str, Any]:
         """The de-identification report, published with the dataset: no original value in it."""
@@ -144,6 +164,7 @@ class StudyResult:
                 "frames_decoded": sum(o.frames for o in self.outputs),
                 "frames_sent_to_text_detector": sum(o.detector for o in self.outputs),
                 "instances_with_pixel_data_rewritten": sum(o.rewritten for o in self.outputs),
+                "series_defaced": self.defaced(),
             },
             "files_skipped": dict(Counter(self.skipped)),
             "attributes": attributes,
@@ -283,8 +304,20 @@ def process_one(
         if keyword in clean:
             del clean[keyword]
     syntax = str(clean.file_meta.TransferSyntaxUID)
-    rewritten = decision.replacement is not None
-    return Output(target.name, size, clean, syntax, decision.frames, decision.detector, rewritten)
+    replacement = decision.replacement
+    defaced = (
+        replacement.note if replacement and replacement.note in pixels.DEFACING_NOTES else None
+    )
+    return Output(
+        target.name,
+        size,
+        clean,
+        syntax,
+        decision.frames,
+        decision.detector,
+        replacement is not None,
+        defaced,
+    )
 
 
 def _publish_pixels(clean: FileDataset, decision: pixels.Decision) -> None:

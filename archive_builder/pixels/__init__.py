@@ -15,8 +15,10 @@ from .review import (
     review_series,
     whole_series,
 )
+from .wording import DEFACING_NOTES
 
 __all__ = [
+    "DEFACING_NOTES",
     "KEEP",
     "Decision",
     "Replacement",

@@ -99,16 +99,58 @@ KEEP = Decision()
 
 def review_series(headers: Sequence[Dataset | None], paths: Sequence[Path]) -> list[Decision]:
     """Decisions taken for a series as a whole, before its instances are reviewed one by
-    one (defacing a head volume replaces the pixel data of every slice). ``headers``
-    holds each instance's header where this process has it (None where it must be read
-    from ``paths``). None today: every instance goes on to ``review_instance``."""
-    return [KEEP for _ in headers]
+    one. ``headers`` holds each instance's header where this process has it (None where
+    it must be read from ``paths``). A CT or MR series may show a face: it is defaced
+    (every slice gets new pixel data) or not published (see ``pixels.heads``); every
+    other series goes on to ``review_instance`` as it is."""
+    from .heads import (
+        CLEAN_VISUAL_FEATURES,
+        REMOVED,
+        ExplicitVRLittleEndian,
+        may_show_face,
+        new_elements,
+        review_head_series,
+    )
+
+    known = any(h is not None for h in headers)
+    if not (may_show_face(headers) if known else paths and _ct_or_mr(paths[0])):
+        return [KEEP for _ in headers]
+    decisions = []
+    for excluded, pixel, note in review_head_series(headers, paths):
+        if excluded:
+            decisions.append(Decision(excluded=excluded))
+        elif pixel is None:
+            decisions.append(KEEP)
+        else:
+            replacement = Replacement(
+                new_elements(pixel),
+                str(ExplicitVRLittleEndian),
+                REMOVED,
+                (CLEAN_VISUAL_FEATURES,),
+                note,
+            )
+            decisions.append(Decision(replacement=replacement))
+    return decisions
+
+
+def _ct_or_mr(path: Path) -> bool:
+    """Whether the file at ``path`` is CT or MR (its header read here)."""
+    from pydicom import dcmread
+
+    from .volume import modality_of
+
+    try:
+        return modality_of(dcmread(path, stop_before_pixels=True)) != ""
+    except Exception:
+        return True  # read again, and reported, by the series review
 
 
 def whole_series(headers: Sequence[Dataset]) -> bool:
     """Whether ``review_series`` needs every instance of this series in one process (the
-    ``deid`` command then keeps the series in one task)."""
-    return False
+    ``deid`` command then keeps the series in one task): CT and MR series."""
+    from .heads import may_show_face
+
+    return may_show_face(headers)
 
 
 def _pixel_element(ds: Dataset) -> DataElement | RawDataElement | None:

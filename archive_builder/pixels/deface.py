@@ -1,0 +1,107 @@
+"""Deface a head volume, and check the result before anything is published.
+
+1. Look for a face: renders of the volume's skin from the front and both sides,
+   run through OpenCV's face detectors (``faces``).
+2. Fit the head template (pydeface's mean head) to the volume: an affine
+   registration by mutual information (``register``). A volume that is no
+   head once fitted (``register.is_head``: the outlines differ, or a CT has no
+   skull around the brain, or an MR shares too little with the template) is
+   published as it is, unless the detectors saw a face in it or its headers say
+   it is a head (``labelled_head``), and then it is not published at all.
+3. Set the template's face region, carried onto the volume, to air (-1000 HU
+   for CT, 0 for MR), except the template's brain grown by 8 mm: the brain is
+   never touched.
+4. Check, on the pixel data as it will be written: every voxel of the face
+   region is air, every voxel of the brain region is what it was, and the
+   detectors find no face in renders of the result. A volume that fails a check
+   is not published.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .faces import face_seen, physical, top_value
+from .register import RegistrationError, is_head, register, to_volume
+from .template import load_template
+from .volume import Volume
+from .wording import (
+    BRAIN_TOUCHED,
+    CHECKED,
+    CHECKED_GEOMETRY,
+    FACE_LEFT,
+    FACE_REGION_LEFT,
+    NO_FIT,
+    NO_FIT_HEAD,
+)
+
+BACKGROUND_HU = -900.0
+BACKGROUND_MR = 0.03
+
+
+@dataclass(frozen=True)
+class Defaced:
+    """The outcome for a volume: ``stored`` is None when it is published as it is."""
+
+    stored: np.ndarray | None = None
+    excluded: str | None = None
+    check: str | None = None
+    face: np.ndarray | None = None  # the face region set to air, on the volume's voxels
+    brain: np.ndarray | None = None  # the brain region, on the volume's voxels
+
+
+def deface(volume: Volume, labelled_head: bool = False) -> Defaced:
+    """Deface ``volume`` when it holds a head; see the module's text for the steps.
+
+    ``labelled_head``: the headers say the series is of the head. Such a series that
+    the template cannot be fitted to is not published, whatever the detectors saw
+    (a detector misses faces: a cut nose tip, a head cradle in the field of view)."""
+    template = load_template()
+    seen = face_seen(volume, physical(volume))
+    try:
+        transform = register(template, volume)
+        head = is_head(template, volume, transform)
+    except RegistrationError:
+        head = False
+    if not head:
+        if seen:
+            return Defaced(excluded=NO_FIT)
+        return Defaced(excluded=NO_FIT_HEAD) if labelled_head else Defaced()
+    face = to_volume(template.face, template, volume, transform)
+    brain = to_volume(template.brain, template, volume, transform)
+    if np.any(face & brain):
+        return Defaced(excluded=BRAIN_TOUCHED)
+    face &= ~background(volume)  # air stays as it was: its noise hides the mask's edge
+    stored = volume.stored.copy()
+    air = volume.air().astype(stored.dtype)
+    stored[face] = np.broadcast_to(air[:, None, None], stored.shape)[face]
+    return Defaced(stored, None, CHECKED if seen else CHECKED_GEOMETRY, face, brain)
+
+
+def background(volume: Volume, stored: np.ndarray | None = None) -> np.ndarray:
+    """The voxels that are air already: below -900 HU for CT, below 3% of the 99.5th
+    percentile for MR (the skin renders at 6% and above)."""
+    level = BACKGROUND_HU if volume.modality == "CT" else BACKGROUND_MR * top_value(volume)
+    stored = volume.stored if stored is None else stored
+    limit = (level - volume.intercept) / volume.slope  # in stored units, slice by slice
+    below = stored < limit[:, None, None]
+    return np.asarray(np.where(volume.slope[:, None, None] > 0, below, ~below))
+
+
+def verify(volume: Volume, result: Defaced, written: np.ndarray) -> str | None:
+    """Why the defaced volume, as ``written`` (decoded back from the new pixel data),
+    must not be published; None when it passes every check."""
+    assert result.face is not None and result.brain is not None
+    air = np.broadcast_to(volume.air()[:, None, None], written.shape)
+    if not np.array_equal(written[result.face], air[result.face]):
+        return FACE_REGION_LEFT
+    if not np.array_equal(written[result.brain], volume.stored[result.brain]):
+        return BRAIN_TOUCHED
+    if face_seen(volume, physical(volume, written)):
+        return FACE_LEFT
+    return None
+
+
+__all__ = ["Defaced", "deface", "verify"]
