@@ -107,6 +107,7 @@ def fixed_texts() -> frozenset[str]:
             UNCHECKED_SYNTAX,
             UNDECODABLE,
             *pixels.DEFACING_NOTES,
+            *pixels.DEFACING_REASONS,
         }
     )
 

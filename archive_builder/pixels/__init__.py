@@ -15,10 +15,11 @@ from .review import (
     review_series,
     whole_series,
 )
-from .wording import DEFACING_NOTES
+from .wording import DEFACING_NOTES, DEFACING_REASONS
 
 __all__ = [
     "DEFACING_NOTES",
+    "DEFACING_REASONS",
     "KEEP",
     "Decision",
     "Replacement",

@@ -37,7 +37,15 @@ from pydicom.uid import ExplicitVRLittleEndian
 
 from .deface import Defaced, deface, verify
 from .volume import MIN_SLICES, NotAVolume, Volume, modality_of, read_volume
-from .wording import FAILED, METHOD
+from .wording import (
+    FAILED,
+    FEW_HEAD_SLICES,
+    HEAD_PROFILE,
+    LOCALIZER,
+    METHOD,
+    NOT_A_VOLUME,
+    UNREADABLE,
+)
 
 CLEAN_VISUAL_FEATURES = ("113102", "Clean Recognizable Visual Features Option")
 RECOGNIZABLE = Tag(0x00280302)
@@ -56,15 +64,6 @@ HEAD_PARTS = frozenset(
 HEAD_WORDS = re.compile(
     r"HEAD|BRAIN|SKULL|FACE|FACIAL|SINUS|ORBIT|NEURO|CRAN|CEREBR|MAXILL|MANDIB|DENTAL|TMJ",
 )
-
-# Fixed texts for the report.
-NOT_A_VOLUME = "a CT or MR series that cannot be checked for a face: {}"
-LOCALIZER = "a localizer (acquired images in more than one plane) can show the outline of a face"
-HEAD_PROFILE = "a sagittal or coronal image of the head can show the outline of a face"
-FEW_HEAD_SLICES = (
-    "a few slices of the head (too few to fit the head template) can show a face in 3D"
-)
-UNREADABLE = "a file of this series cannot be read in full"
 
 
 def may_show_face(headers: Sequence[Dataset | None]) -> bool:

@@ -27,3 +27,27 @@ FAILED = "defacing or its check failed on this series, so it cannot be shown to 
 FACE_LEFT = "a face detector still found a face in renders of the defaced volume"
 FACE_REGION_LEFT = "the defaced volume still holds tissue in the face region"
 BRAIN_TOUCHED = "defacing would change the brain region"
+
+# Why a CT or MR series is not published (heads.py).
+NOT_A_VOLUME = "a CT or MR series that cannot be checked for a face: {}"
+LOCALIZER = "a localizer (acquired images in more than one plane) can show the outline of a face"
+HEAD_PROFILE = "a sagittal or coronal image of the head can show the outline of a face"
+FEW_HEAD_SLICES = (
+    "a few slices of the head (too few to fit the head template) can show a face in 3D"
+)
+UNREADABLE = "a file of this series cannot be read in full"
+# Every fixed reason: the gate does not search them (a donor called Head may donate).
+DEFACING_REASONS = frozenset(
+    {
+        NO_FIT,
+        NO_FIT_HEAD,
+        FAILED,
+        FACE_LEFT,
+        FACE_REGION_LEFT,
+        BRAIN_TOUCHED,
+        LOCALIZER,
+        HEAD_PROFILE,
+        FEW_HEAD_SLICES,
+        UNREADABLE,
+    }
+)
