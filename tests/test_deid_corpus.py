@@ -78,7 +78,10 @@ def test_published_files_leak_nothing_read_back_and_keep_syntax_and_pixels(
     assert isinstance(root, Path) and isinstance(planted, list) and isinstance(outcomes, list)
     statuses = Counter(o.status for o in outcomes)
     assert statuses["refused"] == 0, [o.message for o in outcomes if o.status == "refused"]
-    assert statuses["ok"] >= 40
+    # most of the corpus is excluded by policy (SC, OT, US, no pixels; a few slices or a
+    # sagittal image of the head, which cannot be defaced with a check): enough is left
+    # to exercise every transfer syntax's published path
+    assert statuses["ok"] >= 36
     written = {str(_read(p).SOPInstanceUID): p for p in (root / "out").rglob("*.dcm")}
     assert len(written) == sum(o.files for o in outcomes if o.status == "ok")
     all_needles = [n for _, _, patient in planted for n in patient.searched]
