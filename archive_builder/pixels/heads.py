@@ -10,9 +10,9 @@
   with a check, so those that can show the outline of a face are not
   published: localizers (Image Type LOCALIZER, or acquired images in more than
   one plane, per frame in enhanced files), sagittal or coronal images whose Body
-  Part Examined is the head or is not given, and more than one slice of a series
-  labelled as the head (a few thick axial slices still render a face). A lone
-  axial slice is published: a cross-section shows no face surface.
+  Part Examined is the head, and slices of a series labelled as the head that
+  reach 30 mm or more across (a few thick axial slices still render a face). A
+  lone axial slice is published: a cross-section shows no face surface.
 - A series labelled as the head (``labelled_head``) that the template cannot be
   fitted to is not published, and neither is any series on which defacing or
   its check fails for any reason: what cannot be shown to hold no face is not
@@ -130,13 +130,31 @@ def two_d_reason(datasets: Sequence[Dataset]) -> str | None:
     projections = "PROJECTION IMAGE" in image_types and "LOCALIZER" not in image_types
     if "LOCALIZER" in image_types or (len(planes) > 1 and not projections):
         return LOCALIZER
-    parts = {str(ds.get("BodyPartExamined", "") or "").strip().upper() for ds in datasets}
-    if planes and (labelled_head(datasets) or parts <= {""}):
+    if planes and labelled_head(datasets):
         row, column = np.array(next(iter(planes))[:3]), np.array(next(iter(planes))[3:])
         normal = np.abs(np.cross(row, column))
         if normal[2] < max(normal[0], normal[1]):
             return HEAD_PROFILE
     return None
+
+
+FACE_DEPTH_MM = 30.0  # slices covering less than this cannot render a face's relief
+
+
+def _extent(datasets: Sequence[Dataset], frames: int) -> float:
+    """How far the slices reach across (mm): frames times their spacing; unknown
+    spacing counts as reaching far enough (fail closed)."""
+    if frames < 2:
+        return 0.0
+    first = datasets[0]
+    for keyword in ("SpacingBetweenSlices", "SliceThickness"):
+        try:
+            step = abs(float(first.get(keyword) or 0))
+        except (TypeError, ValueError):
+            step = 0.0
+        if step > 0:
+            return frames * step
+    return float("inf")
 
 
 def _frames(datasets: Sequence[Dataset]) -> int:
@@ -162,7 +180,8 @@ def review_head_series(
     frames = _frames(headers_read)
     if frames < MIN_SLICES:
         reason = two_d_reason(headers_read)
-        if reason is None and frames > 1 and labelled_head(headers_read):
+        reaches = _extent(headers_read, frames) >= FACE_DEPTH_MM
+        if reason is None and reaches and labelled_head(headers_read):
             reason = FEW_HEAD_SLICES
         return [(reason, None, None)] * count
     try:
