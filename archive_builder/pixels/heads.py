@@ -123,6 +123,13 @@ def _planes(datasets: Sequence[Dataset]) -> set[tuple[float, ...]]:
     return planes
 
 
+def _projections(datasets: Sequence[Dataset]) -> bool:
+    """Angiography's projection images (maximum intensity projections): vessels shown,
+    the rest suppressed."""
+    types = {str(v).upper() for ds in datasets for v in ds.get("ImageType", [])}
+    return "PROJECTION IMAGE" in types and "LOCALIZER" not in types
+
+
 def two_d_reason(datasets: Sequence[Dataset]) -> str | None:
     """Why 2D CT or MR images are not published (see the module's text), or None."""
     image_types = {str(v).upper() for ds in datasets for v in ds.get("ImageType", [])}
@@ -130,7 +137,7 @@ def two_d_reason(datasets: Sequence[Dataset]) -> str | None:
     projections = "PROJECTION IMAGE" in image_types and "LOCALIZER" not in image_types
     if "LOCALIZER" in image_types or (len(planes) > 1 and not projections):
         return LOCALIZER
-    if planes and labelled_head(datasets):
+    if planes and labelled_head(datasets) and not projections:
         row, column = np.array(next(iter(planes))[:3]), np.array(next(iter(planes))[3:])
         normal = np.abs(np.cross(row, column))
         if normal[2] < max(normal[0], normal[1]):
@@ -181,7 +188,12 @@ def review_head_series(
     if frames < MIN_SLICES:
         reason = two_d_reason(headers_read)
         reaches = _extent(headers_read, frames) >= FACE_DEPTH_MM
-        if reason is None and reaches and labelled_head(headers_read):
+        if (
+            reason is None
+            and reaches
+            and labelled_head(headers_read)
+            and not _projections(headers_read)
+        ):
             reason = FEW_HEAD_SLICES
         return [(reason, None, None)] * count
     try:
