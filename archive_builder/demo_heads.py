@@ -54,6 +54,17 @@ def _grid(
     return shape, affine
 
 
+def rotation(axis: int, degrees: float) -> np.ndarray:
+    """A 4x4 rotation by ``degrees`` about axis 0, 1 or 2 (to pose a test head)."""
+    angle = np.radians(degrees)
+    c, s = np.cos(angle), np.sin(angle)
+    i, j = [(1, 2), (0, 2), (0, 1)][axis]
+    matrix = np.eye(4)
+    matrix[i, i] = matrix[j, j] = c
+    matrix[i, j], matrix[j, i] = -s, s
+    return matrix
+
+
 def make_head(
     modality: str = "MR",
     plane: str = "axial",

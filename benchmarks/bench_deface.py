@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from archive_builder.demo_heads import make_head, write_series
+from archive_builder.demo_heads import make_head, rotation, write_series
 from archive_builder.pixels.deface import background
 from archive_builder.pixels.faces import face_seen, physical
 from archive_builder.pixels.heads import review_head_series
@@ -68,16 +68,6 @@ def timing(work: Path, quick: bool) -> None:
         print(f"| {name} | {baseline:.1f} | {seconds:.1f} | {outcome} |")
 
 
-def _rotation(axis: int, degrees: float) -> np.ndarray:
-    angle = np.radians(degrees)
-    c, s = np.cos(angle), np.sin(angle)
-    i, j = [(1, 2), (0, 2), (0, 1)][axis]
-    matrix = np.eye(4)
-    matrix[i, i] = matrix[j, j] = c
-    matrix[i, j], matrix[j, i] = -s, s
-    return matrix
-
-
 def test_heads(work: Path, count: int) -> None:
     from pydicom import dcmread
 
@@ -91,7 +81,7 @@ def test_heads(work: Path, count: int) -> None:
         plane = ("axial", "coronal", "sagittal")[number % 3]
         pose = np.eye(4)
         for axis in range(3):
-            pose = pose @ _rotation(axis, rng.uniform(-15, 15))
+            pose = pose @ rotation(axis, rng.uniform(-15, 15))
         pose[:3, :3] = pose[:3, :3] @ np.diag(rng.uniform(0.9, 1.1, 3))
         pose[:3, 3] = rng.uniform(-15, 15, 3)
         head = make_head(modality, plane, 3.0, (210.0, 240.0, 230.0), pose)

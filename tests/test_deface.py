@@ -20,7 +20,7 @@ from fsaverage_head import fsaverage_head
 from pydicom import dcmread
 from pydicom.dataset import Dataset
 
-from archive_builder.demo_heads import Head, make_head, write_series
+from archive_builder.demo_heads import Head, make_head, rotation, write_series
 from archive_builder.pixels.deface import background
 from archive_builder.pixels.faces import face_seen, physical
 from archive_builder.pixels.volume import read_volume
@@ -29,20 +29,10 @@ from archive_builder.pixels.wording import FAILED, NO_FIT, NO_FIT_HEAD
 STUDY_FILE = sample("CT_small.dcm")  # the patient and study; also published on its own
 
 
-def _rotation(axis: int, degrees: float) -> np.ndarray:
-    angle = np.radians(degrees)
-    c, s = np.cos(angle), np.sin(angle)
-    i, j = [(1, 2), (0, 2), (0, 1)][axis]
-    matrix = np.eye(4)
-    matrix[i, i] = matrix[j, j] = c
-    matrix[i, j], matrix[j, i] = -s, s
-    return matrix
-
-
 def _pose(rng: np.random.Generator, affine: bool) -> np.ndarray:
     pose = np.eye(4)
     for axis in range(3):
-        pose = pose @ _rotation(axis, rng.uniform(-12, 12))
+        pose = pose @ rotation(axis, rng.uniform(-12, 12))
     if affine:
         pose[:3, :3] = pose[:3, :3] @ np.diag(rng.uniform(0.92, 1.08, 3))
         pose[0, 1] += rng.uniform(-0.04, 0.04)
