@@ -18,6 +18,12 @@ archive publishes to its own store.
 Every step of setting up a sibling is idempotent, so a build killed halfway
 through creating siblings is finished by the next one.
 
+Donation datasets are published by :mod:`.bulk` (plain git and file copies,
+several at once, no DataLad or special remote process per dataset) whenever
+their storage sibling is unset or was set up for this store and public URL;
+the steps below (``initremote``, ``datalad push``) remain for the
+superdataset and for the rest (a moved archive, a changed ``base_url``).
+
 A researcher then runs::
 
     datalad clone ria+<base_url>store#~archive
@@ -33,6 +39,7 @@ from pathlib import Path
 
 from ..faults import fault_point
 from ..process import run
+from .bulk import publish_many
 from .datasets import Committer, datalad, git
 from .objects import dataset_id as read_dataset_id
 
@@ -236,11 +243,33 @@ def publish(
     Returns the subdatasets that were pushed.
     """
     public = store_url(base_url)
+    local = _local_url(store)
     ensure_store(store)
+    direct: list[str] = []
+    slow: list[str] = []
     for name in subdatasets:
+        dataset = superdataset / name
+        if not _needs_push(dataset, store):
+            continue
+        (direct if _direct_ok(dataset, store, local, public) else slow).append(name)
+    total = len(direct) + len(slow) + 1
+
+    def done(alias: str, index: int) -> None:
+        _alias(store, bare_repository(store, superdataset / alias), alias)
+        if progress:
+            progress("publish", index, total)
+
+    jobs = []
+    for name in direct:
+        dataset = superdataset / name
+        dsid = dataset_id(dataset)
+        jobs.append((dataset, repository_path(store, dsid), dsid, name))
+    names = {"storage": STORAGE, "sibling": SIBLING, "recorded": _RECORDED}
+    publish_many(jobs, local, public, committer, names, done)
+    for name in slow:
         ensure_sibling(superdataset / name, store, name, public, committer)
     ensure_sibling(superdataset, store, SUPER_ALIAS, public, committer)
-    stale = [name for name in subdatasets if _needs_push(superdataset / name, store)]
+    stale = slow
     if len(stale) > _BATCH:
         datalad(
             "push",
@@ -254,18 +283,18 @@ def publish(
             cwd=superdataset,
             committer=committer,
         )
-    for index, name in enumerate(stale, start=1):
+    for index, name in enumerate(stale, start=len(direct) + 1):
         _push(superdataset / name, store, committer, already_pushed=len(stale) > _BATCH)
         if progress:
-            progress("publish", index, len(stale) + 1)
+            progress("publish", index, total)
     # The recursive push above also pushed the superdataset, but only _push keeps its
     # info/refs current: without it a first publication of many datasets cannot be cloned.
     behind = _needs_push(superdataset, store)
     if behind or len(stale) > _BATCH:
         _push(superdataset, store, committer, already_pushed=not behind)
     if progress:
-        progress("publish", len(stale) + 1, len(stale) + 1)
-    return stale
+        progress("publish", total, total)
+    return direct + slow
 
 
 def refs(repo: Path) -> dict[str, str]:
@@ -284,6 +313,19 @@ def refs(repo: Path) -> dict[str, str]:
     ).stdout
     found = dict(line.split(" ", 1) for line in out.splitlines() if " " in line)
     return {ref: sha for ref, sha in found.items() if not ref.startswith("refs/heads/synced/")}
+
+
+def _direct_ok(dataset: Path, store: Path, local: str, public: str) -> bool:
+    """Whether :mod:`.bulk` can publish ``dataset``: its storage sibling is unset or was
+    set up for this store and public URL, and git-annex has no uncommitted journal."""
+    journal = dataset / ".git" / "annex" / "journal"
+    if journal.is_dir() and any(journal.iterdir()):
+        return False
+    recorded = _special_remote_uuid(dataset)
+    if recorded is None:
+        return True
+    bare = bare_repository(store, dataset)
+    return recorded == _local_uuid(dataset) and _sibling_ready(dataset, bare, local, public)
 
 
 def _needs_push(dataset: Path, store: Path) -> bool:
