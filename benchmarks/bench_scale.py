@@ -9,7 +9,12 @@ deploy to S3, and one very large study.
    default for a job this size); the target is 1.8x the serial throughput
    with two workers.
 2. First publication of the N datasets to the store (target < 5 minutes for
-   1,000), then the rest of the build (pages, catalogs).
+   1,000) by the bulk path, then the rest of the build (pages, catalogs); beside
+   it the DataLad path (``create-sibling``/``push`` per dataset, ``bulk=False``)
+   on a sample of ``--old-sample`` donations of a second archive, extrapolated
+   to N (it costs about 1.7 s per dataset, so measuring it on all N would take
+   half an hour). ``--publication-only`` ingests (on the LocalCluster, not
+   timed) and measures only this.
 3. Deploy of the site to a real S3 server on 127.0.0.1 (moto's standalone
    server): first, unchanged, and after one more donation (only its objects
    and the pages that list it are uploaded).
@@ -39,7 +44,7 @@ from pathlib import Path
 from bench_store import new_archive, synthetic_study, timed
 
 from archive_builder import pipeline
-from archive_builder.archive import open_archive
+from archive_builder.archive import Archive, open_archive
 from archive_builder.store.publish import publish
 
 warnings.simplefilter("ignore")
@@ -59,6 +64,45 @@ def ingest_both(work: Path, name: str, packages: list[Path]) -> tuple[float, flo
         times.append(seconds)
         print(f"  {name} {mode}: {seconds:.1f} s", file=sys.stderr)
     return times[0], times[1], work / f"{name}-cluster"
+
+
+def bench_publication(work: Path, opened: Archive, sample: list[Path]) -> list[tuple[str, str]]:
+    """First publication of ``opened``'s datasets by the bulk path, and of a second archive
+    of ``sample`` donations the DataLad way (``bulk=False``), extrapolated."""
+    ids = [p.name for p in sorted(opened.layout.datasets.glob("don-*"))]
+    n = len(ids)
+    old_root = work / "old-path"
+    results = list(pipeline.ingest(new_archive(old_root), sample))
+    assert all(r.status == "ok" for r in results if r.action == "ingest")
+    old = open_archive(old_root)
+    old_ids = [p.name for p in sorted(old.layout.datasets.glob("don-*"))]
+    rows = []
+    for label, archive, names, bulk in (
+        ("DataLad path (create-sibling, push per dataset)", old, old_ids, False),
+        ("bulk path (plain git, copies, 2x cores at once)", opened, ids, True),
+    ):
+        print(f"  publication, {label}, load {os.getloadavg()[0]:.1f}", file=sys.stderr)
+        seconds, pushed = timed(
+            publish,
+            archive.layout.datasets,
+            names,
+            archive.layout.store,
+            archive.config.base_url,
+            pipeline.committer_for(archive),
+            bulk=bulk,
+        )
+        assert len(pushed) == len(names), (len(pushed), len(names))
+        per = seconds / len(names)
+        shown = f"{seconds:.1f} s ({per:.2f} s each)"
+        if len(names) != n:
+            shown += f", {per * n:.0f} s extrapolated to {n}"
+        rows.append(
+            (
+                f"first publication of {len(names)} datasets, {label} (target < 300 s for 1,000)",
+                shown,
+            )
+        )
+    return rows
 
 
 def free_port() -> int:
@@ -211,6 +255,8 @@ def main() -> None:
     parser.add_argument("--studies", type=int, default=50)
     parser.add_argument("--study-files", type=int, default=200)
     parser.add_argument("--large", type=int, default=10000)
+    parser.add_argument("--old-sample", type=int, default=50)
+    parser.add_argument("--publication-only", action="store_true")
     parser.add_argument("--skip", nargs="*", default=[], choices=["studies", "deploy", "large"])
     parser.add_argument(
         "--gitlinks",
@@ -237,8 +283,15 @@ def main() -> None:
         n = args.donations
         packages = [
             synthetic_study(work / "pkg" / f"d{i}", 1, f"bench-one-{i:06d}", size=64)
-            for i in range(n + 1)
+            for i in range(n + 1 + args.old_sample)
         ]
+        if args.publication_only:
+            root = work / "one-file-cluster"
+            results = list(pipeline.ingest(new_archive(root), packages[:n]))
+            assert all(r.status == "ok" for r in results if r.action == "ingest")
+            opened = open_archive(root)
+            rows += bench_publication(work, opened, packages[n + 1 :])
+            return report(load, rows)
         serial, cluster, root = ingest_both(work, "one-file", packages[:n])
         rows += [
             (f"ingest {n} one-file donations, one process", f"{serial:.1f} s ({n / serial:.2f}/s)"),
@@ -249,18 +302,7 @@ def main() -> None:
             ("speed-up (target >= 1.8x)", f"{serial / cluster:.2f}x"),
         ]
         opened = open_archive(root)
-        ids = [p.name for p in sorted((root / "datasets").glob("don-*"))]
-        seconds, _ = timed(
-            publish,
-            opened.layout.datasets,
-            ids,
-            opened.layout.store,
-            opened.config.base_url,
-            pipeline.committer_for(opened),
-        )
-        rows.append(
-            (f"first publication of {n} datasets (target < 300 s for 1,000)", f"{seconds:.1f} s")
-        )
+        rows += bench_publication(work, opened, packages[n + 1 :])
         seconds, _ = timed(pipeline.build, opened)
         rows.append(("the rest of the first build (pages, catalogs)", f"{seconds:.1f} s"))
         if "deploy" not in args.skip:
@@ -294,6 +336,10 @@ def main() -> None:
             ]
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    report(load, rows)
+
+
+def report(load: float, rows: list[tuple[str, str]]) -> None:
     print(
         f"\n{os.cpu_count()} cores, load average {load:.1f} at the start, "
         f"{os.getloadavg()[0]:.1f} at the end"
