@@ -40,9 +40,11 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from ..errors import DiskFullError, disk_full_message
 from ..faults import fault_point
-from ..process import run, tool_env
+from ..process import _DISK_FULL, ToolError, run, tool_env
 from .datasets import Committer, git
+from .errors import StoreError
 from .urls import hashdirmixed
 
 log = logging.getLogger(__name__)
@@ -62,18 +64,31 @@ def workers() -> int:
     return max(2, min(8, 2 * (os.cpu_count() or 1)))
 
 
+def _git_bytes(
+    repo: Path, args: Sequence[str], data: bytes, identity: tuple[str, str] | None = None
+) -> bytes:
+    """A git command fed ``data``: its output, or the project's error saying what failed."""
+    proc = subprocess.run(
+        ["git", "-C", str(repo), *args],
+        input=data,
+        capture_output=True,
+        env=tool_env(identity),
+        check=False,
+    )
+    if proc.returncode != 0:
+        output = proc.stderr.decode("utf-8", "replace")
+        if any(sign in output for sign in _DISK_FULL):
+            raise DiskFullError(disk_full_message(f"`git {args[0]}` in {repo}"))
+        detail = "\n  ".join(output.strip().splitlines()[-5:])
+        raise ToolError(f"`git {' '.join(args)}` failed in {repo}:\n  {detail}")
+    return proc.stdout
+
+
 def _cat_batch(repo: Path, names: Sequence[str]) -> list[bytes | None]:
     """The contents of each object name (``None`` where missing), in one git call."""
     if not names:
         return []
-    proc = subprocess.run(
-        ["git", "-C", str(repo), "cat-file", "--batch"],
-        input="".join(f"{n}\n" for n in names).encode(),
-        capture_output=True,
-        env=tool_env(),
-        check=True,
-    )
-    out = proc.stdout
+    out = _git_bytes(repo, ["cat-file", "--batch"], "".join(f"{n}\n" for n in names).encode())
     found: list[bytes | None] = []
     pos = 0
     for _ in names:
@@ -150,13 +165,7 @@ def _fast_import(
     for path, data in sorted(files.items()):
         chunks.append(f"M 100644 inline {path}\ndata {len(data)}\n".encode() + data + b"\n")
     chunks.append(b"done\n")
-    subprocess.run(
-        ["git", "-C", str(dataset), "fast-import", "--quiet", "--done"],
-        input=b"".join(chunks),
-        capture_output=True,
-        env=tool_env(committer.identity),
-        check=True,
-    )
+    _git_bytes(dataset, ["fast-import", "--quiet", "--done"], b"".join(chunks), committer.identity)
 
 
 def _config_block(
@@ -241,7 +250,10 @@ def publish_dataset(
         where = f"{hashdirmixed(key)}{key}/{key}"
         source = objects / where
         if not source.is_file():
-            raise FileNotFoundError(f"{dataset}: the content of {key} is not in the dataset")
+            raise StoreError(
+                f"{dataset} lacks the content of one of its files ({key}); "
+                "run `git annex fsck` in it, or withdraw the donation"
+            )
         _copy_object(source, bare / "annex" / "objects" / where)
     # 4. the git-annex branch: the special remote and where every file is
     parent = git(dataset, "rev-parse", "--verify", "-q", "refs/heads/git-annex").strip()
