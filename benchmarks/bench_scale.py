@@ -13,8 +13,9 @@ deploy to S3, and one very large study.
    it the DataLad path (``create-sibling``/``push`` per dataset, ``bulk=False``)
    on a sample of ``--old-sample`` donations of a second archive, extrapolated
    to N (it costs about 1.7 s per dataset, so measuring it on all N would take
-   half an hour). ``--publication-only`` ingests (on the LocalCluster, not
-   timed) and measures only this.
+   half an hour). ``--publication-only`` measures only this, on replicas of
+   ``--seeds`` ingested donations (copies with new DataLad ids, registered with
+   git plumbing), for a machine where ingesting 1,000 donations takes hours.
 3. Deploy of the site to a real S3 server on 127.0.0.1 (moto's standalone
    server): first, unchanged, and after one more donation (only its objects
    and the pages that list it are uploaded).
@@ -38,6 +39,7 @@ import sysconfig
 import tempfile
 import time
 import urllib.request
+import uuid
 import warnings
 from pathlib import Path
 
@@ -102,6 +104,97 @@ def bench_publication(work: Path, opened: Archive, sample: list[Path]) -> list[t
                 shown,
             )
         )
+    return rows
+
+
+def replicate(seed: Path, root: Path, count: int) -> Archive:
+    """An archive of ``count`` donation datasets, copies of ``seed``'s with new DataLad ids
+    (one commit each), registered with git plumbing as DataLad registers them: what a
+    first publication sees after ingest, made in minutes instead of ingest's hours here."""
+    from archive_builder.process import tool_env
+
+    archive = new_archive(root)
+    committer = pipeline.committer_for(archive)
+    env = {**tool_env(committer.identity), **committer.env}
+    sources = sorted((seed / "datasets").glob("don-*"))
+    superdataset = archive.layout.datasets
+    modules, index = [], []
+    for i in range(count):
+        name = f"don-b{i:011d}"
+        target = superdataset / name
+        shutil.copytree(sources[i % len(sources)], target, symlinks=True)
+        config = target / ".datalad" / "config"
+        dsid = str(uuid.uuid4())
+        lines = [
+            f"\tid = {dsid}" if line.strip().startswith("id =") else line
+            for line in config.read_text().splitlines()
+        ]
+        config.write_text("\n".join(lines) + "\n")
+        subprocess.run(
+            ["git", "-C", str(target), "commit", "-q", "-m", "bench replica", "--", str(config)],
+            env=env,
+            check=True,
+        )
+        head = subprocess.run(
+            ["git", "-C", str(target), "rev-parse", "HEAD"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        modules.append(
+            f'[submodule "{name}"]\n\tpath = {name}\n\turl = ./{name}\n\tdatalad-id = {dsid}\n'
+        )
+        index.append(f"160000 {head}\t{name}\n")
+    with (superdataset / ".gitmodules").open("a") as handle:
+        handle.write("".join(modules))
+
+    def git(*args: str, stdin: str | None = None) -> None:
+        subprocess.run(
+            ["git", "-C", str(superdataset), *args], env=env, input=stdin, text=True, check=True
+        )
+
+    git("update-index", "--add", "--index-info", stdin="".join(index))
+    git("add", ".gitmodules")
+    git("commit", "-q", "-m", f"Register {count} bench replicas")
+    return open_archive(root)
+
+
+def bench_replicated_publication(
+    work: Path, seeds: list[Path], n: int, old_sample: int
+) -> list[tuple[str, str]]:
+    seed = work / "seed"
+    results = list(pipeline.ingest(new_archive(seed), seeds, jobs=1))
+    assert all(r.status == "ok" for r in results if r.action == "ingest"), results
+    rows = []
+    for label, count, bulk in (
+        ("DataLad path (initremote, push per dataset)", old_sample, False),
+        ("bulk path (plain git and copies, 2 per core at once)", n, True),
+    ):
+        start = time.perf_counter()
+        archive = replicate(seed, work / f"replicas-{count}", count)
+        print(
+            f"  {count} replicas in {time.perf_counter() - start:.0f} s; publication, {label}, "
+            f"load {os.getloadavg()[0]:.1f}",
+            file=sys.stderr,
+        )
+        names = [p.name for p in sorted(archive.layout.datasets.glob("don-*"))]
+        seconds, pushed = timed(
+            publish,
+            archive.layout.datasets,
+            names,
+            archive.layout.store,
+            archive.config.base_url,
+            pipeline.committer_for(archive),
+            bulk=bulk,
+        )
+        assert len(pushed) == count, (len(pushed), count)
+        per = seconds / count
+        shown = f"{seconds:.1f} s ({per:.2f} s each)"
+        if count != n:
+            shown += f", {per * n:.0f} s extrapolated to {n}"
+        rows.append((f"first publication of {count} datasets, {label}", shown))
+        print(f"  {rows[-1]}, load {os.getloadavg()[0]:.1f}", file=sys.stderr)
     return rows
 
 
@@ -256,7 +349,12 @@ def main() -> None:
     parser.add_argument("--study-files", type=int, default=200)
     parser.add_argument("--large", type=int, default=10000)
     parser.add_argument("--old-sample", type=int, default=50)
-    parser.add_argument("--publication-only", action="store_true")
+    parser.add_argument(
+        "--publication-only",
+        action="store_true",
+        help="only the first publication, of replicas of --seeds ingested donations",
+    )
+    parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--skip", nargs="*", default=[], choices=["studies", "deploy", "large"])
     parser.add_argument(
         "--gitlinks",
@@ -281,16 +379,13 @@ def main() -> None:
     rows: list[tuple[str, str]] = []
     try:
         n = args.donations
+        count = args.seeds if args.publication_only else n + 1 + args.old_sample
         packages = [
             synthetic_study(work / "pkg" / f"d{i}", 1, f"bench-one-{i:06d}", size=64)
-            for i in range(n + 1 + args.old_sample)
+            for i in range(count)
         ]
         if args.publication_only:
-            root = work / "one-file-cluster"
-            results = list(pipeline.ingest(new_archive(root), packages[:n]))
-            assert all(r.status == "ok" for r in results if r.action == "ingest")
-            opened = open_archive(root)
-            rows += bench_publication(work, opened, packages[n + 1 :])
+            rows += bench_replicated_publication(work, packages[: args.seeds], n, args.old_sample)
             return report(load, rows)
         serial, cluster, root = ingest_both(work, "one-file", packages[:n])
         rows += [
