@@ -21,12 +21,38 @@ def shift_da(value: str, offset_days: int) -> str:
 
 
 def shift_dt(value: str, offset_days: int) -> str:
-    """Shift the date part of a DT value; '' when it has no full date."""
+    """Shift the date part of a DT value; '' when it has no full date, or when what
+    follows the date is not a time of day and a UTC offset as PS3.5 spells them (text
+    glued to a date-time, a name or an ID, would otherwise be kept as written)."""
     value = value.strip()
-    if len(value) < 8 or re.search(r"-\d{4}", value[8:]):
-        return ""  # no full date, or a range: not something an instance should hold
+    if len(value) < 8 or not _DT_TAIL.fullmatch(value[8:]):
+        return ""  # no full date, a range, or other text: not something to keep
     head = _shift_one(value[:8], offset_days)
     return "" if head is None else head + value[8:]
+
+
+# What may follow the date of a DT value (PS3.5 Table 6.2-1): HH, MM, SS, a fraction of
+# up to six digits, each only after the one before, then an optional &ZZXX offset.
+_DT_TAIL = re.compile(
+    r"(?:(?:[01]\d|2[0-3])(?:[0-5]\d(?:(?:[0-5]\d|60)(?:\.\d{1,6})?)?)?)?"
+    r"(?:[+-](?:0\d|1[0-4])[0-5]\d)?"
+)
+_DA = re.compile(r"\d{8}")
+# One DT value of any precision (a year, a month, a day, then the time), for the verifier.
+_ONE_DT = r"\d{4}(?:\d{2}(?:\d{2}" + _DT_TAIL.pattern + r")?)?"
+_DT_VALUE = re.compile(rf"(?:{_ONE_DT})?(?:-(?:{_ONE_DT})?)?")
+
+
+def valid_dt(value: str) -> bool:
+    """Whether a DT value is a date-time as PS3.5 spells it (a year, month, day, time
+    and UTC offset, each optional after the year; or a range of two), or empty."""
+    return bool(_DT_VALUE.fullmatch(value.strip()))
+
+
+def valid_da(value: str) -> bool:
+    """Whether a DA value is a date as PS3.5 spells it (or a range of two), or empty."""
+    parts = value.strip().split("-")
+    return len(parts) <= 2 and all(not p.strip() or _DA.fullmatch(p.strip()) for p in parts)
 
 
 def _shift_one(text: str, offset_days: int) -> str | None:

@@ -30,8 +30,9 @@ from pydicom.filewriter import write_data_element
 from pydicom.tag import BaseTag
 from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, UID, ExplicitVRLittleEndian
 
+from .dates import valid_da, valid_dt, valid_tm
 from .errors import DeidError
-from .identifiers import UNDECODED_VRS, Identifiers, raw_vr, text_as_read
+from .identifiers import UNDECODED_VRS, Identifiers, raw_vr, text_as_read, values_as_read
 from .normalise import decodings
 from .risk import PIXEL_TAGS
 from .uids import is_well_known
@@ -287,6 +288,10 @@ def find_leaks(ds: FileDataset, identifiers: Identifiers, encoded: bytes) -> lis
                 for tag in sorted(found)
             )
     problems.extend(
+        f"{keyword_for_tag(tag) or tag}: a {vr} value that is not a {_FORMATS[vr][1]}"
+        for tag, vr in _malformed(ds)
+    )
+    problems.extend(
         f"{keyword_for_tag(tag) or tag}: a binary value holds an identifying value of the original"
         for tag, raw in _binary_values(ds)
         if binary_identifies(identifiers, raw, tag)
@@ -294,6 +299,41 @@ def find_leaks(ds: FileDataset, identifiers: Identifiers, encoded: bytes) -> lis
     if not problems and any(identifiers.find(text, strict=True) for text in _readings(encoded, ds)):
         problems.append("the encoded header holds an identifying value of the original")
     return problems
+
+
+# Dates and times, whose values are searched for identifying values as whole words only:
+# a value of any other form (a name glued to a date-time, free text in a time) is a
+# problem of its own, whatever it holds, collected or not.
+_FORMATS = {
+    "DA": (valid_da, "date"),
+    "DT": (valid_dt, "date-time"),
+    "TM": (valid_tm, "time of day"),
+}
+
+
+def _malformed(ds: Dataset) -> Iterator[tuple[BaseTag, str]]:
+    """The date and time elements (DA, DT, TM) at every depth whose values are not of
+    their form (``dates``); (tag, VR) of each."""
+    for tag in sorted(ds.keys()):
+        if tag in PIXEL_TAGS:
+            continue
+        raw: DataElement | RawDataElement = ds.get_item(tag, keep_deferred=True)
+        vr = raw_vr(raw, tag) or raw.VR
+        if vr == "SQ":
+            for item in ds[tag].value or ():
+                yield from _malformed(item)
+            continue
+        if vr not in _FORMATS:
+            continue
+        text = text_as_read(ds, raw, tag)
+        if text is not None:
+            values = values_as_read(text, vr)
+        else:
+            value = ds[tag].value
+            values = [] if value is None else [value] if isinstance(value, str) else value
+        valid = _FORMATS[vr][0]
+        if not all(valid(str(v)) for v in values if v is not None):
+            yield tag, vr
 
 
 # Value representations that hold bytes rather than text or numbers.
