@@ -7,17 +7,23 @@ verifier (the last gate) should catch the class on its own, a test puts the
 value back into a de-identified file and asks it.
 
 - a name glued to a date-time (DT): the date was shifted and the rest kept as
-  written, and the verifier searched dates for whole words only.
+  written, and the verifier searched dates for whole words only;
+- a name in the bytes of numbers stored as binary (US, FD...: a LUT written as US,
+  a position in FD), glued to other bytes or in UTF-16: only OB, OW, UN and the
+  other byte VRs were searched as bytes.
 """
 
 from __future__ import annotations
 
+import struct
 from pathlib import Path
 
 import pytest
 from planted import FAMILY, assert_unpublished, ct, deid
 from pydicom import dcmread
-from pydicom.dataelem import RawDataElement
+from pydicom.dataelem import DataElement, RawDataElement
+from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence
 from pydicom.tag import Tag
 
 from archive_builder.deid import Donor, deidentify_study
@@ -86,3 +92,55 @@ def test_the_verifier_refuses_a_date_or_time_holding_other_text(
     assert find_leaks(clean, identifiers, header_bytes(clean)) == [
         f"{keyword}: a {vr} value that is not a {form}"
     ]
+
+
+# -- names in numbers stored as binary -----------------------------------------------------
+
+
+def _lut_as_us(payload: bytes) -> dict[str, object]:
+    """A VOI LUT whose data (US or OW) is written as US, holding ``payload``."""
+    lut = Dataset()
+    lut.LUTDescriptor = [len(payload) // 2, 0, 16]
+    words = list(struct.unpack(f"<{len(payload) // 2}H", payload))
+    lut.add(DataElement(0x00283006, "US", words))
+    return {"VOILUTSequence": Sequence([lut])}
+
+
+@pytest.mark.parametrize(
+    "attributes",
+    [
+        _lut_as_us(b"Z" + FAMILY.encode() + b"Z"),  # glued: no whole word in the header
+        _lut_as_us(b"\x01\x02" + FAMILY.encode("utf-16-le") + b"\x03\x04"),
+        # a position of three FD numbers, its 24 bytes holding the name
+        {
+            "DataCollectionCenterPatient": list(
+                struct.unpack("<3d", f"Z{FAMILY}Z".encode() + bytes(12))
+            )
+        },
+    ],
+    ids=["us-glued", "us-utf16", "fd-glued"],
+)
+def test_a_name_in_numbers_stored_as_binary_is_not_published(
+    tmp_path: Path, attributes: dict[str, object]
+) -> None:
+    assert_unpublished(deid(ct(**attributes), tmp_path), FAMILY)
+
+
+def test_the_verifier_searches_numbers_stored_as_binary_as_bytes(tmp_path: Path) -> None:
+    source = tmp_path / "in.dcm"
+    ct().save_as(source, enforce_file_format=True)
+    header, reason = read_header(source)
+    assert header is not None, reason
+    instance = Instance(source, header)
+    identifiers = collect_identifiers([instance], DONOR)
+    result = deidentify_study([instance], DONOR, tmp_path / "out")
+    clean = dcmread(tmp_path / "out" / result.outputs[0].relpath)
+    data = f"Z{FAMILY}Z".encode() + bytes(12)
+    tag = Tag("DataCollectionCenterPatient")
+    clean[tag] = RawDataElement(tag, "FD", len(data), data, 0, False, True)
+    assert find_leaks(clean, identifiers, header_bytes(clean)) == [
+        "DataCollectionCenterPatient: a binary value holds an identifying value of the original"
+    ]
+    # decoded by pydicom (numbers, not bytes), the same value is found too
+    clean[tag] = DataElement(tag, "FD", list(struct.unpack("<3d", data)))
+    assert find_leaks(clean, identifiers, header_bytes(clean)) != []

@@ -48,7 +48,7 @@ from .profile import (
 )
 from .risk import MODALITIES, PIXEL_TAGS
 from .uids import archive_wide, is_well_known
-from .verify import binary_identifies
+from .verify import BYTE_VRS, binary_identifies, numbers_identify
 
 DUMMY_TEXT = "ANONYMIZED"
 _DUMMIES: dict[str, object] = {
@@ -250,6 +250,9 @@ class _Cleaner:
         self.done_before = done_before
         self.offset = 0 if done_before else donor.date_offset_days
         self._uids: dict[tuple[str, str], str] = {}
+        # whether numbers stored as binary in the file hold an identifying value: they are
+        # searched one by one only then (``verify.numbers_identify``)
+        self.numbers_identify = False
 
     def uid(self, value: str, keyword: str) -> str:
         """The keyed UID for ``value`` of attribute ``keyword``: archive-wide for a
@@ -313,7 +316,11 @@ class _Cleaner:
 
     def _bytes_identify(self, raw: DataElement | RawDataElement, tag: int) -> bool:
         """Whether a binary value (OB, OW, UN...) holds an identifying value in any of the
-        ways bytes are read as text (``verify.binary_identifies``)."""
+        ways bytes are read as text (``verify.binary_identifies``); numbers stored as
+        binary (US, FD...) only when the file's numbers hold one."""
+        vr = raw_vr(raw, tag) or raw.VR
+        if not self.numbers_identify and not set(str(vr).split(" or ")) & BYTE_VRS:
+            return False
         return binary_identifies(self.identifiers, raw, tag)
 
     def _code_meaning(self, item: Dataset) -> str | None:
@@ -605,6 +612,7 @@ def deidentify(
 ) -> FileDataset:
     """A new, de-identified file dataset; ``original`` is not modified."""
     cleaner = _Cleaner(donor, identifiers, tally, done_before=already_deidentified(original, donor))
+    cleaner.numbers_identify = bool(numbers_identify(identifiers, original))
     out = cleaner.dataset(original)
     values: list[tuple[str, object]] = [
         ("PatientName", donor.public_id),

@@ -12,6 +12,7 @@ import binascii
 import codecs
 import os
 import re
+import struct
 from collections.abc import Iterator
 from copy import deepcopy
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from pydicom.dataset import Dataset, FileDataset, FileMetaDataset
 from pydicom.filebase import DicomFileLike
 from pydicom.filereader import read_deferred_data_element
 from pydicom.filewriter import write_data_element
+from pydicom.multival import MultiValue
 from pydicom.tag import BaseTag
 from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, UID, ExplicitVRLittleEndian
 
@@ -293,8 +295,10 @@ def find_leaks(ds: FileDataset, identifiers: Identifiers, encoded: bytes) -> lis
     )
     problems.extend(
         f"{keyword_for_tag(tag) or tag}: a binary value holds an identifying value of the original"
-        for tag, raw in _binary_values(ds)
-        if binary_identifies(identifiers, raw, tag)
+        for tag in sorted(
+            {tag for tag, raw in _binary_values(ds) if binary_identifies(identifiers, raw, tag)}
+            | set(numbers_identify(identifiers, ds))
+        )
     )
     if not problems and any(identifiers.find(text, strict=True) for text in _readings(encoded, ds)):
         problems.append("the encoded header holds an identifying value of the original")
@@ -338,6 +342,11 @@ def _malformed(ds: Dataset) -> Iterator[tuple[BaseTag, str]]:
 
 # Value representations that hold bytes rather than text or numbers.
 BYTE_VRS = frozenset({"OB", "OW", "OF", "OD", "OL", "OV", "UN"})
+# Numbers stored as binary: their bytes are whatever a writer put there, a name too (in
+# ISO 8859-1 or UTF-16, glued to other bytes), so they are searched like bytes.
+NUMBER_VRS = {"US": "H", "SS": "h", "UL": "L", "SL": "l", "FL": "f", "FD": "d", "SV": "q"}
+NUMBER_VRS |= {"UV": "Q", "AT": "L"}
+SEARCHED_VRS = BYTE_VRS | NUMBER_VRS.keys()
 
 
 def byte_readings(data: bytes) -> Iterator[str]:
@@ -390,12 +399,25 @@ def binary_identifies(
     it (``binary_readings``), found by ``binary`` matching: glued to other letters or
     digits too, as an ID in a vendor's blob or a name in an ICC profile's description is."""
     vr = raw_vr(raw, tag) if isinstance(raw, RawDataElement) else raw.VR
-    value = raw.value
-    if not vr or not isinstance(value, bytes) or len(value) < 3:
+    if not vr or not set(str(vr).split(" or ")) & SEARCHED_VRS:
         return False
-    if not set(str(vr).split(" or ")) & BYTE_VRS:
+    value = raw.value if isinstance(raw.value, bytes) else _packed(str(vr), raw.value)
+    if value is None or len(value) < 3:
         return False
     return any(identifiers.find(text, binary=True) for text in binary_readings(value))
+
+
+def _packed(vr: str, value: object) -> bytes | None:
+    """The bytes of numbers decoded by pydicom (little endian), or None when they are not
+    numbers of a binary VR: what is searched is what a reader of the numbers may see."""
+    code = NUMBER_VRS.get(vr)
+    if code is None or value is None:
+        return None
+    numbers = list(value) if isinstance(value, list | tuple | MultiValue) else [value]
+    try:
+        return struct.pack(f"<{len(numbers)}{code}", *numbers)
+    except (struct.error, TypeError):
+        return None
 
 
 def _binary_values(ds: Dataset) -> Iterator[tuple[BaseTag, DataElement | RawDataElement]]:
@@ -410,6 +432,69 @@ def _binary_values(ds: Dataset) -> Iterator[tuple[BaseTag, DataElement | RawData
                 yield from _binary_values(item)
         elif vr and set(str(vr).split(" or ")) & BYTE_VRS:
             yield tag, raw
+
+
+def _number_values(ds: Dataset) -> Iterator[tuple[BaseTag, bytes]]:
+    """The numbers stored as binary (``NUMBER_VRS``, not pixel data) at every depth, as
+    bytes; values too short to hold a name are left out."""
+    for tag in sorted(ds.keys()):
+        if tag in PIXEL_TAGS:
+            continue
+        raw: DataElement | RawDataElement = ds.get_item(tag, keep_deferred=True)
+        vr = raw_vr(raw, tag) or raw.VR
+        if vr == "SQ":
+            for item in ds[tag].value or ():
+                yield from _number_values(item)
+            continue
+        kinds = set(str(vr).split(" or ")) if vr else set()
+        if not kinds or kinds & BYTE_VRS or not kinds <= NUMBER_VRS.keys():
+            continue
+        value = raw.value if isinstance(raw.value, bytes) else _packed(str(vr), raw.value)
+        if value is not None and len(value) >= 3:
+            yield tag, value
+
+
+# Characters that no identifying value holds: controls, the replacement character, and
+# private use; searching numbers read as text (mostly such characters, and CJK or Hangul
+# in UTF-16) only in the runs of other characters costs a fraction. CJK, Hangul and
+# the planes above are left out too when no identifying value is written in them.
+_NOTHING = "\x00-\x1f\x7f-\x9f\ufffd\ue000-\uf8ff"
+_FAR_SCRIPTS = "\u1100-\u11ff\u2e80-\ud7ff\U00010000-\U0010ffff"
+_PIECES_ANY_SCRIPT = re.compile(f"[^{_NOTHING}]{{2,}}")
+_PIECES = re.compile(f"[^{_NOTHING}{_FAR_SCRIPTS}]{{2,}}")
+_FAR = re.compile(f"[{_FAR_SCRIPTS}]")
+
+
+def _no_far_scripts(identifiers: Identifiers) -> bool:
+    values = (identifiers.names, identifiers.values, identifiers.ids, identifiers.words)
+    return not any(_FAR.search(text) for group in values for text in group)
+
+
+# Between values searched as one text: no letter or digit in any reading, so no value
+# is glued to the next, and of a length that keeps every alignment.
+_BETWEEN = bytes(8)
+
+
+def numbers_identify(identifiers: Identifiers, ds: Dataset) -> list[BaseTag]:
+    """The tags of numbers stored as binary (at any depth of ``ds``) whose bytes hold an
+    identifying value, read as ``binary_identifies`` reads bytes. Every reading costs a
+    search of all identifying values, and a header holds many such numbers: they are
+    searched as one text first (most headers hold none), each on its own only then."""
+    values = list(_number_values(ds))
+    if not values:
+        return []
+    joined = _BETWEEN.join(value for _, value in values)
+    pieces = _PIECES if _no_far_scripts(identifiers) else _PIECES_ANY_SCRIPT
+    texts = ("\n".join(pieces.findall(text)) for text in binary_readings(joined))
+    if not any(identifiers.find(text, binary=True) for text in texts if text):
+        return []
+    return sorted(
+        {
+            tag
+            for tag, value in values
+            if any(identifiers.find(text, binary=True) for text in binary_readings(value))
+        }
+    )
 
 
 def _readings(encoded: bytes, ds: Dataset) -> Iterator[str]:
