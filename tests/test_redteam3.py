@@ -10,7 +10,10 @@ value back into a de-identified file and asks it.
   written, and the verifier searched dates for whole words only;
 - a name in the bytes of numbers stored as binary (US, FD...: a LUT written as US,
   a position in FD), glued to other bytes or in UTF-16: only OB, OW, UN and the
-  other byte VRs were searched as bytes.
+  other byte VRs were searched as bytes;
+- a name spelled letter by letter (Q U I B B L E T O N, Q.U.I.B.B...), or in pieces
+  of a few letters over the values of an attribute, in allow-listed technical text:
+  each piece looks technical, and no rule of matching joined them.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from planted import FAMILY, assert_unpublished, ct, deid
 from pydicom import dcmread
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
+from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
 from pydicom.tag import Tag
 
@@ -144,3 +148,45 @@ def test_the_verifier_searches_numbers_stored_as_binary_as_bytes(tmp_path: Path)
     # decoded by pydicom (numbers, not bytes), the same value is found too
     clean[tag] = DataElement(tag, "FD", list(struct.unpack("<3d", data)))
     assert find_leaks(clean, identifiers, header_bytes(clean)) != []
+
+
+# -- names spelled apart -------------------------------------------------------------------
+
+_SPELLED = " ".join(FAMILY.upper())  # Q U I B B L E T O N
+
+
+@pytest.mark.parametrize(
+    "attributes",
+    [
+        {"Manufacturer": _SPELLED},
+        {"ReconstructionMethod": ".".join(FAMILY.upper())},
+        {"Manufacturer": f"FFE {_SPELLED}"},
+        {"ImageType": ["ORIGINAL", "PRIMARY", _SPELLED[:9], _SPELLED[10:]]},
+        {"ConvolutionKernel": "QUI BBL ETO N"},
+    ],
+    ids=["spaces", "dots", "after-a-word", "over-two-values", "pieces"],
+)
+def test_a_name_spelled_apart_in_technical_text_is_not_published(
+    tmp_path: Path, attributes: dict[str, object]
+) -> None:
+    files = deid(ct(**attributes), tmp_path)
+    published = dcmread(next(p for p in files if p.suffix == ".dcm"))
+    for keyword in attributes:
+        value = published.get(keyword)
+        text = "".join(map(str, value) if isinstance(value, MultiValue) else [str(value or "")])
+        assert FAMILY.upper() not in text.replace(" ", "").replace(".", "").upper(), value
+
+
+def test_the_verifier_finds_a_name_spelled_apart(tmp_path: Path) -> None:
+    source = tmp_path / "in.dcm"
+    ct().save_as(source, enforce_file_format=True)
+    header, reason = read_header(source)
+    assert header is not None, reason
+    instance = Instance(source, header)
+    identifiers = collect_identifiers([instance], DONOR)
+    result = deidentify_study([instance], DONOR, tmp_path / "out")
+    clean = dcmread(tmp_path / "out" / result.outputs[0].relpath)
+    clean.Manufacturer = _SPELLED
+    assert find_leaks(clean, identifiers, header_bytes(clean)) == [
+        "Manufacturer: holds an identifying value of the original"
+    ]

@@ -499,6 +499,8 @@ class _Cleaner:
         if value is None:
             return False
         texts = value if isinstance(value, MultiValue | list | tuple) else [value]
+        if len(texts) > 1:  # and the values together: a name may be cut over two of them
+            texts = [*texts, "\\".join(map(str, texts))]
         readings = [r for t in texts for r in _readings(str(t))]
         if data is not None and not data.isascii():  # undecodable, or decoded as declared
             readings += decodings(data)

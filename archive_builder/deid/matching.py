@@ -57,6 +57,26 @@ _UID_RUNS = re.compile(r"[0-9.]+")
 _UID_TEXT = re.compile(r"[0-9][0-9.]*")
 
 
+# Letters written one (or a few) at a time, apart: Q U I B B L E T O N, Q.U.I.B.B, QUI BBL
+# ETON, a name split over the values of an attribute (QUIBB\\LETON). Runs of at least two
+# short pieces of letters, each kept apart by one to three separators.
+_SPELLED = re.compile(
+    r"(?<![^\W\d_])[^\W\d_]{1,4}(?:[\s.,_/\\-]{1,3}[^\W\d_]{1,4}){1,}(?![^\W\d_])"
+)
+_SPELLED_GAPS = re.compile(r"[\s.,_/\\-]+")
+# and single letters apart, after a word of a few letters too (FFE Q U I B B L E T O N)
+_SINGLE_LETTERS = re.compile(r"(?<![^\W\d_])[^\W\d_](?:[\s.,_/\\-]{1,3}[^\W\d_]){2,}(?![^\W\d_])")
+
+
+def spelled_out(folded: str) -> str:
+    """The runs of letters spelled apart in ``folded`` (``_SPELLED``), each written again
+    without its separators, one a line ('' when there are none): searched like any text,
+    so that a name spelled letter by letter, or cut in pieces, is found."""
+    found = _SPELLED.findall(folded) + _SINGLE_LETTERS.findall(folded)
+    runs = [_SPELLED_GAPS.sub("", run) for run in found]
+    return "\n".join(run for run in runs if len(run) >= 3)
+
+
 def _has_digit(text: str) -> bool:
     return not _DIGITS.isdisjoint(text)
 
@@ -160,6 +180,10 @@ class Matcher:
             if not strict and self.squeezed and _has_digit(folded):
                 squeezed_text = squeeze(folded)
                 found.extend(squeezed_text[s:e] for s, e in self.squeezed_spans(squeezed_text))
+            if not strict:
+                spelled = spelled_out(folded)
+                if spelled:
+                    found.extend(spelled[s:e] for s, e in self.spans(spelled, uids=False))
         return found
 
     def cut_spans(self, text: str, *, uids: bool) -> tuple[str, list[tuple[int, int]]]:
