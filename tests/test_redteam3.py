@@ -13,7 +13,10 @@ value back into a de-identified file and asks it.
   other byte VRs were searched as bytes;
 - a name spelled letter by letter (Q U I B B L E T O N, Q.U.I.B.B...), or in pieces
   of a few letters over the values of an attribute, in allow-listed technical text:
-  each piece looks technical, and no rule of matching joined them.
+  each piece looks technical, and no rule of matching joined them;
+- a name written in UTF-16 (letters kept apart by NUL bytes) in a text attribute:
+  ASCII bytes were read one way only; the verifier's search of the encoded header
+  refused most such files, but not one with letters glued to it.
 """
 
 from __future__ import annotations
@@ -187,6 +190,47 @@ def test_the_verifier_finds_a_name_spelled_apart(tmp_path: Path) -> None:
     result = deidentify_study([instance], DONOR, tmp_path / "out")
     clean = dcmread(tmp_path / "out" / result.outputs[0].relpath)
     clean.Manufacturer = _SPELLED
+    assert find_leaks(clean, identifiers, header_bytes(clean)) == [
+        "Manufacturer: holds an identifying value of the original"
+    ]
+
+
+# -- text in UTF-16 ------------------------------------------------------------------------
+
+
+def _raw_text(ds: Dataset, keyword: str, vr: str, data: bytes) -> Dataset:
+    data += b" " * (len(data) % 2)
+    ds[Tag(keyword)] = RawDataElement(Tag(keyword), vr, len(data), data, 0, False, True)
+    return ds
+
+
+@pytest.mark.parametrize(
+    ("keyword", "vr", "data"),
+    [
+        ("Manufacturer", "LO", FAMILY.encode("utf-16-le")),
+        ("Manufacturer", "LO", b"G" + FAMILY.encode("utf-16-be") + b"E"),
+        ("ScanOptions", "CS", b"X" + FAMILY.upper().encode("utf-16-le") + b"X"),
+        ("ConvolutionKernel", "SH", b"\x00".join(bytes([c]) for c in FAMILY.upper().encode())),
+    ],
+    ids=["le", "be-glued", "code-string", "nul-apart"],
+)
+def test_a_name_in_utf16_text_is_removed_not_published(
+    tmp_path: Path, keyword: str, vr: str, data: bytes
+) -> None:
+    files = deid(_raw_text(ct(), keyword, vr, data), tmp_path)  # published, not refused
+    assert_unpublished(files, FAMILY)
+
+
+def test_the_verifier_reads_text_holding_nul_bytes_as_utf16(tmp_path: Path) -> None:
+    source = tmp_path / "in.dcm"
+    ct().save_as(source, enforce_file_format=True)
+    header, reason = read_header(source)
+    assert header is not None, reason
+    instance = Instance(source, header)
+    identifiers = collect_identifiers([instance], DONOR)
+    result = deidentify_study([instance], DONOR, tmp_path / "out")
+    clean = dcmread(tmp_path / "out" / result.outputs[0].relpath)
+    _raw_text(clean, "Manufacturer", "LO", b"G" + FAMILY.encode("utf-16-be") + b"E")
     assert find_leaks(clean, identifiers, header_bytes(clean)) == [
         "Manufacturer: holds an identifying value of the original"
     ]

@@ -38,7 +38,7 @@ from .codes import standard_meaning
 from .dates import shift_da, shift_dt, valid_tm
 from .descriptors import clean_descriptor, technical, technical_vocabulary
 from .identifiers import Identifiers, raw_vr, text_as_read, undecoded, values_as_read
-from .normalise import decodings
+from .normalise import plain, text_readings
 from .profile import (
     APPLIED_OPTIONS,
     BASIC_PROFILE,
@@ -502,8 +502,8 @@ class _Cleaner:
         if len(texts) > 1:  # and the values together: a name may be cut over two of them
             texts = [*texts, "\\".join(map(str, texts))]
         readings = [r for t in texts for r in _readings(str(t))]
-        if data is not None and not data.isascii():  # undecodable, or decoded as declared
-            readings += decodings(data)
+        if data is not None and not plain(data):  # undecodable, or decoded as declared
+            readings += text_readings(data)
         return any(self.identifiers.find(r) for r in readings)
 
     def _apply(self, elem: DataElement, name: str, action: str, basic: str) -> DataElement | None:
@@ -594,10 +594,10 @@ def _readings(text: str) -> list[str]:
     set: pydicom decodes CS, IS and other VRs as ISO 8859-1 whatever the character set,
     so a UTF-8 name there reads as mojibake, and a wrong character set hides a name the
     same way."""
-    if text.isascii():
+    if text.isascii() and "\x00" not in text.rstrip("\x00 "):
         return [text]
     try:
-        return [text, *decodings(text.encode("latin-1"))]
+        return [text, *text_readings(text.encode("latin-1"))]
     except UnicodeEncodeError:  # not read as ISO 8859-1: decoded with its character set
         return [text]
 

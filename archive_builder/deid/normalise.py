@@ -231,6 +231,29 @@ def decodings(raw: bytes) -> list[str]:
     return seen
 
 
+def plain(raw: bytes) -> bool:
+    """Whether text bytes read one way only: ASCII with no NUL byte but its padding. A NUL
+    inside text is the mark of UTF-16 or UTF-32 (Q\\0u\\0i\\0...), which every reading
+    as a single-byte character set shows as letters kept apart by NULs."""
+    return raw.isascii() and b"\x00" not in raw.rstrip(b"\x00 ")
+
+
+def text_readings(raw: bytes) -> list[str]:
+    """Text bytes read every way a search must read them: ``decodings``, and for bytes
+    holding a NUL inside (not ``plain``) also with their NULs left out and as UTF-16 and
+    UTF-32 in both byte orders from every start. Not for collecting identifiers: these
+    readings of ordinary text are noise."""
+    found = decodings(raw)
+    if b"\x00" not in raw.rstrip(b"\x00 "):
+        return found
+    found.append(raw.replace(b"\x00", b"").decode("latin-1"))
+    for width, names in ((2, ("utf-16-le", "utf-16-be")), (4, ("utf-32-le", "utf-32-be"))):
+        for start in range(width):
+            part = raw[start : len(raw) - (len(raw) - start) % width]
+            found.extend(part.decode(name, errors="replace") for name in names)
+    return found
+
+
 _C1_CONTROLS = re.compile("[\x80-\x9f\ufffd]")
 
 

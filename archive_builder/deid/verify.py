@@ -35,7 +35,7 @@ from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, UID, ExplicitVRLittleEndian
 from .dates import valid_da, valid_dt, valid_tm
 from .errors import DeidError
 from .identifiers import UNDECODED_VRS, Identifiers, raw_vr, text_as_read, values_as_read
-from .normalise import decodings
+from .normalise import plain, text_readings
 from .risk import PIXEL_TAGS
 from .uids import is_well_known
 from .writer import element_head, encode_file
@@ -225,7 +225,7 @@ def _walk(ds: Dataset) -> Iterator[tuple[BaseTag, str, DataElement | None, list[
             yield tag, vr, None, []
             continue
         data = raw.value if isinstance(raw, RawDataElement) else None
-        other = decodings(data) if isinstance(data, bytes) and not data.isascii() else []
+        other = text_readings(data) if isinstance(data, bytes) and not plain(data) else []
         text = text_as_read(ds, raw, tag)
         if text is not None:
             yield tag, vr, None, [text, *other]
