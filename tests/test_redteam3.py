@@ -118,6 +118,12 @@ def _lut_as_us(payload: bytes) -> dict[str, object]:
     [
         _lut_as_us(b"Z" + FAMILY.encode() + b"Z"),  # glued: no whole word in the header
         _lut_as_us(b"\x01\x02" + FAMILY.encode("utf-16-le") + b"\x03\x04"),
+        # numbers longer than what is read with the header (left unread until needed)
+        {
+            "DimensionIndexValues": list(
+                struct.unpack("<2052L", bytes(8196) + f"Z{FAMILY}Z".encode())
+            )
+        },
         # a position of three FD numbers, its 24 bytes holding the name
         {
             "DataCollectionCenterPatient": list(
@@ -125,7 +131,7 @@ def _lut_as_us(payload: bytes) -> dict[str, object]:
             )
         },
     ],
-    ids=["us-glued", "us-utf16", "fd-glued"],
+    ids=["us-glued", "us-utf16", "ul-unread", "fd-glued"],
 )
 def test_a_name_in_numbers_stored_as_binary_is_not_published(
     tmp_path: Path, attributes: dict[str, object]

@@ -440,7 +440,7 @@ def _number_values(ds: Dataset) -> Iterator[tuple[BaseTag, bytes]]:
     for tag in sorted(ds.keys()):
         if tag in PIXEL_TAGS:
             continue
-        raw: DataElement | RawDataElement = ds.get_item(tag, keep_deferred=True)
+        raw: DataElement | RawDataElement = ds.get_item(tag)  # read in, if left unread
         vr = raw_vr(raw, tag) or raw.VR
         if vr == "SQ":
             for item in ds[tag].value or ():
