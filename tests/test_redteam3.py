@@ -16,7 +16,10 @@ value back into a de-identified file and asks it.
   each piece looks technical, and no rule of matching joined them;
 - a name written in UTF-16 (letters kept apart by NUL bytes) in a text attribute:
   ASCII bytes were read one way only; the verifier's search of the encoded header
-  refused most such files, but not one with letters glued to it.
+  refused most such files, but not one with letters glued to it;
+- a name in JIS X 0208 (ISO 2022 IR 87, fullwidth Latin letters between escapes)
+  in a file whose Specific Character Set does not declare it: ASCII bytes,
+  read one way only, as #Q#U#I#B...
 """
 
 from __future__ import annotations
@@ -237,6 +240,39 @@ def test_the_verifier_reads_text_holding_nul_bytes_as_utf16(tmp_path: Path) -> N
     result = deidentify_study([instance], DONOR, tmp_path / "out")
     clean = dcmread(tmp_path / "out" / result.outputs[0].relpath)
     _raw_text(clean, "Manufacturer", "LO", b"G" + FAMILY.encode("utf-16-be") + b"E")
+    assert find_leaks(clean, identifiers, header_bytes(clean)) == [
+        "Manufacturer: holds an identifying value of the original"
+    ]
+
+
+# -- code extensions the character set does not declare -------------------------------------
+
+_JIS = "ＱＵＩＢＢＬＥＴＯＮ".encode("iso2022_jp")  # ESC $ B #Q#U#I#B#B#L#E#T#O#N ESC ( B
+
+
+@pytest.mark.parametrize("charset", ["ISO_IR 100", None])
+def test_a_name_in_undeclared_iso_2022_text_is_not_published(
+    tmp_path: Path, charset: str | None
+) -> None:
+    ds = ct()
+    if charset is None:
+        del ds.SpecificCharacterSet
+    else:
+        ds.SpecificCharacterSet = charset
+    files = deid(_raw_text(ds, "Manufacturer", "LO", b"GE " + _JIS), tmp_path)
+    assert_unpublished(files, _JIS[3:-3])
+
+
+def test_the_verifier_reads_escapes_the_character_set_does_not_declare(tmp_path: Path) -> None:
+    source = tmp_path / "in.dcm"
+    ct().save_as(source, enforce_file_format=True)
+    header, reason = read_header(source)
+    assert header is not None, reason
+    instance = Instance(source, header)
+    identifiers = collect_identifiers([instance], DONOR)
+    result = deidentify_study([instance], DONOR, tmp_path / "out")
+    clean = dcmread(tmp_path / "out" / result.outputs[0].relpath)
+    _raw_text(clean, "Manufacturer", "LO", b"GE " + _JIS)
     assert find_leaks(clean, identifiers, header_bytes(clean)) == [
         "Manufacturer: holds an identifying value of the original"
     ]

@@ -594,7 +594,7 @@ def _readings(text: str) -> list[str]:
     set: pydicom decodes CS, IS and other VRs as ISO 8859-1 whatever the character set,
     so a UTF-8 name there reads as mojibake, and a wrong character set hides a name the
     same way."""
-    if text.isascii() and "\x00" not in text.rstrip("\x00 "):
+    if text.isascii() and plain(text.encode("ascii")):
         return [text]
     try:
         return [text, *text_readings(text.encode("latin-1"))]

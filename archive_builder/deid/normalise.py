@@ -217,8 +217,9 @@ PLAUSIBLE_ENCODINGS = (
 
 def decodings(raw: bytes) -> list[str]:
     """``raw`` decoded every plausible way (each encoding that decodes it without error;
-    ISO 8859-1 always does), without repeats."""
-    if raw.isascii():
+    ISO 8859-1 always does), without repeats. ASCII bytes holding an escape (ISO 2022
+    code extensions: a name in JIS X 0208 reads as #Q#U#I... in ASCII) are read so too."""
+    if raw.isascii() and b"\x1b" not in raw:
         return [raw.decode("ascii")]
     seen: list[str] = []
     for encoding in PLAUSIBLE_ENCODINGS:
@@ -232,10 +233,11 @@ def decodings(raw: bytes) -> list[str]:
 
 
 def plain(raw: bytes) -> bool:
-    """Whether text bytes read one way only: ASCII with no NUL byte but its padding. A NUL
-    inside text is the mark of UTF-16 or UTF-32 (Q\\0u\\0i\\0...), which every reading
-    as a single-byte character set shows as letters kept apart by NULs."""
-    return raw.isascii() and b"\x00" not in raw.rstrip(b"\x00 ")
+    """Whether text bytes read one way only: ASCII with no NUL byte but its padding and no
+    escape. A NUL inside text is the mark of UTF-16 or UTF-32 (Q\\0u\\0i\\0...), which
+    every reading as a single-byte character set shows as letters kept apart by NULs; an
+    escape, of ISO 2022 code extensions that the character set may not declare."""
+    return raw.isascii() and b"\x00" not in raw.rstrip(b"\x00 ") and b"\x1b" not in raw
 
 
 def text_readings(raw: bytes) -> list[str]:
