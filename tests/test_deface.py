@@ -21,10 +21,18 @@ from pydicom import dcmread
 from pydicom.dataset import Dataset
 
 from archive_builder.demo_heads import Head, make_head, rotation, write_series
-from archive_builder.pixels.deface import background
-from archive_builder.pixels.faces import face_seen, physical
+from archive_builder.pixels.deface import background, deface, verify
+from archive_builder.pixels.faces import face_seen, physical, top_value
+from archive_builder.pixels.heads import review_head_series
 from archive_builder.pixels.volume import read_volume
-from archive_builder.pixels.wording import FAILED, NO_FIT, NO_FIT_HEAD
+from archive_builder.pixels.wording import (
+    FACE_REGION_LEFT,
+    FAILED,
+    NO_FIT,
+    NO_FIT_HEAD,
+    NO_STORED_AIR,
+    SMALL_HEAD,
+)
 
 STUDY_FILE = sample("CT_small.dcm")  # the patient and study; also published on its own
 
@@ -255,3 +263,78 @@ def test_what_cannot_be_shown_to_hold_no_face_is_not_published(tmp_path: Path) -
     assert reasons.count(FAILED) == len(broken.values), sorted(set(reasons))
     published = [dcmread(p) for p in study.rglob("*.dcm")]
     assert len(published) == 1 and published[0].Rows == 128  # CT_small alone
+
+
+def test_the_check_covers_the_whole_face_region_not_only_what_defacing_set(
+    tmp_path: Path,
+) -> None:
+    """Tissue in the registered face region where the input was air (so defacing set
+    nothing there) fails the geometric check: it looks at the output, not at the mask."""
+    from scipy import ndimage
+
+    head = make_head("MR", "axial", 3.5, (200.0, 240.0, 230.0))
+    volume = read_volume([dcmread(p) for p in write_series(head, tmp_path / "mr")])
+    result = deface(volume)
+    assert result.stored is not None and result.face is not None
+    assert verify(volume, result, result.stored) is None
+    written = result.stored.copy()
+    inside = ndimage.binary_erosion(head.face, iterations=3)  # well inside the face region
+    untouched = np.argwhere(inside & ~result.face)  # air in the input: defacing set nothing
+    assert len(untouched) > 100
+    written[tuple(untouched[len(untouched) // 2])] = round(0.5 * top_value(volume))
+    assert verify(volume, result, written) == FACE_REGION_LEFT  # one voxel of tissue
+
+
+def _recoded(paths: list[Path], intercept: float, signed: bool) -> None:
+    """Rewrite a CT series as 12 bits stored in 16 (signed or not) with ``intercept``,
+    clipping what the 12 bits cannot hold, as a scanner does."""
+    low, high = (-2048, 2047) if signed else (0, 4095)
+    for path in paths:
+        ds = dcmread(path)
+        hu = ds.pixel_array.astype(float) - 1024
+        values = np.clip(np.round(hu - intercept), low, high)
+        ds.PixelRepresentation = int(signed)
+        ds.RescaleIntercept = intercept
+        ds.PixelData = values.astype("<i2" if signed else "<u2").tobytes()
+        ds.save_as(path)
+
+
+@pytest.mark.parametrize(("intercept", "signed"), [(-1024.0, False), (1200.0, True)])
+def test_the_air_written_is_air_within_bits_stored(
+    tmp_path: Path, intercept: float, signed: bool
+) -> None:
+    """12 bits stored in 16: what defacing writes fits the 12 bits and is air under the
+    rescale; a CT whose 12 bits cannot hold air (signed, intercept +1200: -848 HU at
+    the lowest) is not published, with the reason."""
+    head = make_head("CT", "axial", 3.5, (200.0, 240.0, 230.0))
+    paths = write_series(head, tmp_path / "ct")
+    _recoded(paths, intercept, signed)
+    original = read_volume([dcmread(p) for p in paths])
+    decisions = review_head_series([None] * len(paths), paths)
+    low, high = (-2048, 2047) if signed else (0, 4095)
+    if decisions[0][1] is None:
+        assert {d[0] for d in decisions} == {NO_STORED_AIR}
+        assert signed  # the usual coding (unsigned, -1024) is defaced
+        return
+    dtype = "<i2" if signed else "<u2"
+    frames = {
+        path: np.frombuffer(pixel.value, dtype).reshape(original.stored.shape[1:])
+        for path, (_, pixel, _) in zip(paths, decisions, strict=True)
+        if pixel is not None
+    }
+    output = np.stack([frames[paths[i]] for i, _ in original.places])
+    assert low <= int(output.min()) and int(output.max()) <= high
+    face = head.face & ~background(original)
+    assert face.sum() > 3000
+    assert np.all(output[face].astype(float) + intercept <= -1000.0)
+
+
+def test_a_childs_head_is_not_published_with_its_face(tmp_path: Path) -> None:
+    """A head 0.7 times the template's across (a young child's), with no label: it is
+    fitted (the registration allows it), then held back with the reason, never published
+    with its face."""
+    head = make_head("MR", "axial", 3.5, (200.0, 240.0, 230.0), np.diag([0.7, 0.7, 0.7, 1.0]))
+    paths = write_series(head, tmp_path / "child")
+    decisions = review_head_series([None] * len(paths), paths)
+    assert {d[0] for d in decisions} == {SMALL_HEAD}
+    assert all(d[1] is None for d in decisions)

@@ -8,11 +8,19 @@
    skull around the brain, or an MR shares too little with the template) is
    published as it is, unless the detectors saw a face in it or its headers say
    it is a head (``labelled_head``), and then it is not published at all.
+   A head smaller than ``register.MIN_SCALE`` of the template (a child's) is
+   not published: the adult template's face is not shown to fit it.
 3. Set the template's face region, carried onto the volume, to air (-1000 HU
-   for CT, 0 for MR), except the template's brain grown by 8 mm: the brain is
-   never touched.
-4. Check, on the pixel data as it will be written: every voxel of the face
-   region is air, every voxel of the brain region is what it was, and the
+   for CT, 0 for MR, as Bits Stored, Pixel Representation and the rescale can
+   hold it: a CT that cannot hold air is not published), except the template's
+   brain grown by 8 mm: the brain is never touched. The face mask goes on past
+   the template's box (``template.PAD``): below the chin it reaches the front of
+   the neck, and where the volume reaches lower (neck, shoulders) the front of
+   what lies beneath the face is set to air as well; the brain region is never
+   in it.
+4. Check, on the pixel data as it will be written: every voxel of the whole
+   registered face region (whatever defacing set) is background, every value
+   fits Bits Stored, every voxel of the brain region is what it was, and the
    detectors find no face in renders of the result. A volume that fails a check
    is not published.
 """
@@ -24,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .faces import face_seen, physical, top_value
-from .register import RegistrationError, is_head, register, to_volume
+from .register import MIN_SCALE, RegistrationError, is_head, register, scale, to_volume
 from .template import load_template
 from .volume import Volume
 from .wording import (
@@ -35,6 +43,8 @@ from .wording import (
     FACE_REGION_LEFT,
     NO_FIT,
     NO_FIT_HEAD,
+    NO_STORED_AIR,
+    SMALL_HEAD,
 )
 
 BACKGROUND_HU = -900.0
@@ -50,6 +60,7 @@ class Defaced:
     check: str | None = None
     face: np.ndarray | None = None  # the face region set to air, on the volume's voxels
     brain: np.ndarray | None = None  # the brain region, on the volume's voxels
+    region: np.ndarray | None = None  # the whole registered face region, as fitted
 
 
 def deface(volume: Volume, labelled_head: bool = False) -> Defaced:
@@ -69,15 +80,22 @@ def deface(volume: Volume, labelled_head: bool = False) -> Defaced:
         if seen:
             return Defaced(excluded=NO_FIT)
         return Defaced(excluded=NO_FIT_HEAD) if labelled_head else Defaced()
-    face = to_volume(template.face, template, volume, transform)
+    if scale(transform) < MIN_SCALE:
+        return Defaced(excluded=SMALL_HEAD)
+    if volume.modality == "CT" and np.any(
+        volume.air() * volume.slope + volume.intercept > BACKGROUND_HU
+    ):
+        return Defaced(excluded=NO_STORED_AIR)
+    region = to_volume(template.face, template, volume, transform)
     brain = to_volume(template.brain, template, volume, transform)
-    if np.any(face & brain):
+    if np.any(region & brain):
         return Defaced(excluded=BRAIN_TOUCHED)
-    face &= ~background(volume)  # air stays as it was: its noise hides the mask's edge
+    face = region & ~background(volume)  # air stays as it was: its noise hides the mask's edge
     stored = volume.stored.copy()
     air = volume.air().astype(stored.dtype)
     stored[face] = np.broadcast_to(air[:, None, None], stored.shape)[face]
-    return Defaced(stored, None, CHECKED if seen else CHECKED_GEOMETRY, face, brain)
+    check = CHECKED if seen else CHECKED_GEOMETRY
+    return Defaced(stored, None, check, face, brain, region)
 
 
 def background(volume: Volume, stored: np.ndarray | None = None) -> np.ndarray:
@@ -93,9 +111,14 @@ def background(volume: Volume, stored: np.ndarray | None = None) -> np.ndarray:
 def verify(volume: Volume, result: Defaced, written: np.ndarray) -> str | None:
     """Why the defaced volume, as ``written`` (decoded back from the new pixel data),
     must not be published; None when it passes every check."""
-    assert result.face is not None and result.brain is not None
+    assert result.face is not None and result.brain is not None and result.region is not None
+    low, high = volume.stored_range()
+    if written.size and (int(written.min()) < low or int(written.max()) > high):
+        return FACE_REGION_LEFT  # a value Bits Stored cannot hold: no reader sees it as air
     air = np.broadcast_to(volume.air()[:, None, None], written.shape)
     if not np.array_equal(written[result.face], air[result.face]):
+        return FACE_REGION_LEFT
+    if not np.all(background(volume, written)[result.region]):  # the whole face region
         return FACE_REGION_LEFT
     if not np.array_equal(written[result.brain], volume.stored[result.brain]):
         return BRAIN_TOUCHED

@@ -22,6 +22,12 @@ MIN_FIT = 0.9  # Dice of the head outlines, in the volume's field of view, to ca
 MIN_SKULL = 0.1  # share of skull around the template's brain: above 300 HU for CT, dark for MR
 MR_DARK = 0.15  # of the 99.5th percentile: cortical bone gives no MR signal
 MIN_MR_NMI = 1.2  # normalised mutual information with the template (T1-weighted heads)
+# The template's size change that registration may find, as a volume ratio: a newborn's
+# head (about 35 cm around against an adult's 56 cm: 0.62 across, 0.24 in volume) up to
+# 2. Heads below MIN_SCALE across (0.79, the smallest the test heads verify at) are
+# fitted, so that they are known to be heads, and then not published (``deface``).
+VOLUME_RATIO = (0.2, 2.0)
+MIN_SCALE = 0.79
 
 
 class RegistrationError(RuntimeError):
@@ -113,9 +119,16 @@ def register(template: Template, volume: Volume) -> sitk.AffineTransform:
     except RuntimeError:
         raise RegistrationError("the head template cannot be fitted to it") from None
     matrix = np.array(affine.GetMatrix()).reshape(3, 3)
-    if not np.all(np.isfinite(matrix)) or not 0.5 < abs(np.linalg.det(matrix)) < 2.0:
+    if not np.all(np.isfinite(matrix)) or not 0.2 < abs(np.linalg.det(matrix)) < 2.0:
         raise RegistrationError("the head template cannot be fitted to it")
     return affine
+
+
+def scale(transform: sitk.Transform) -> float:
+    """How large the volume's head is against the template's, across (the cube root of
+    the fitted affine's determinant)."""
+    matrix = np.array(transform.GetMatrix()).reshape(3, 3)
+    return float(abs(np.linalg.det(matrix)) ** (1 / 3))
 
 
 def _foreground(moving: sitk.Image, modality: str) -> sitk.Image:

@@ -36,6 +36,8 @@ class Volume:
     modality: str  # CT or MR
     slope: np.ndarray  # per slice: Rescale Slope (1 for MR without one)
     intercept: np.ndarray
+    bits_stored: int = 16  # Bits Stored: the values a pixel may hold, with
+    signed: bool = False  # Pixel Representation (two's complement when signed)
 
     @property
     def spacing(self) -> tuple[float, float, float]:
@@ -43,14 +45,23 @@ class Volume:
         norms = np.linalg.norm(self.affine[:3, :3], axis=0)
         return float(norms[0]), float(norms[1]), float(norms[2])
 
-    def air(self) -> np.ndarray:
-        """Per slice, the stored value of air: -1000 HU for CT, 0 for MR (clipped to what
-        the stored type can hold)."""
-        if self.modality != "CT":
-            return np.zeros(len(self.places))
+    def stored_range(self) -> tuple[int, int]:
+        """The lowest and highest value a pixel may hold: Bits Stored and Pixel
+        Representation, within the type the values are decoded to."""
         info = np.iinfo(self.stored.dtype)
+        bits = min(max(int(self.bits_stored), 1), info.bits)
+        low, high = (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if self.signed else (0, 2**bits - 1)
+        return max(low, int(info.min)), min(high, int(info.max))
+
+    def air(self) -> np.ndarray:
+        """Per slice, the stored value of air: -1000 HU for CT, 0 for MR, clipped to what
+        Bits Stored and Pixel Representation allow (a clipped CT value may not be air:
+        ``deface`` checks it)."""
+        low, high = self.stored_range()
+        if self.modality != "CT":
+            return np.full(len(self.places), float(np.clip(0, low, high)))
         values = np.round((-1000.0 - self.intercept) / self.slope)
-        return np.asarray(np.clip(values, info.min, info.max))
+        return np.asarray(np.clip(values, low, high))
 
 
 def modality_of(header: Dataset) -> str:
@@ -225,6 +236,13 @@ def read_volume(datasets: Sequence[Dataset]) -> Volume:
     if len(dtypes) != 1 or next(iter(dtypes)).kind not in "iu":
         raise NotAVolume("its slices store their pixels in different ways")
     stored = np.stack([arrays[s.instance][s.frame] for s in slices])
+    try:
+        bits = {int(ds.get("BitsStored") or ds.get("BitsAllocated") or 16) for ds in datasets}
+    except (TypeError, ValueError):
+        raise NotAVolume("its Bits Stored cannot be read") from None
+    if len(bits) != 1:
+        raise NotAVolume("its slices store their pixels in different ways")
+    bits_stored = bits.pop()
     return Volume(
         stored,
         affine,
@@ -232,4 +250,6 @@ def read_volume(datasets: Sequence[Dataset]) -> Volume:
         modality,
         np.array([s.slope for s in slices]),
         np.array([s.intercept for s in slices]),
+        bits_stored,
+        next(iter(dtypes)).kind == "i",
     )

@@ -24,6 +24,14 @@ NO_FIT_HEAD = (
     "template cannot be fitted to it"
 )
 FAILED = "defacing or its check failed on this series, so it cannot be shown to hold no face"
+SMALL_HEAD = (
+    "the head is smaller than the adult head template can be shown to fit (a child's "
+    "head), so its face cannot be shown to be removed"
+)
+NO_STORED_AIR = (
+    "this CT's pixel format (Bits Stored, Pixel Representation, rescale) cannot hold air, "
+    "so its face cannot be set to air"
+)
 FACE_LEFT = "a face detector still found a face in renders of the defaced volume"
 FACE_REGION_LEFT = "the defaced volume still holds tissue in the face region"
 BRAIN_TOUCHED = "defacing would change the brain region"
@@ -42,6 +50,8 @@ DEFACING_REASONS = frozenset(
         NO_FIT,
         NO_FIT_HEAD,
         FAILED,
+        SMALL_HEAD,
+        NO_STORED_AIR,
         FACE_LEFT,
         FACE_REGION_LEFT,
         BRAIN_TOUCHED,
