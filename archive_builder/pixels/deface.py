@@ -32,7 +32,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from .faces import face_seen, physical, top_value
-from .register import MIN_SCALE, RegistrationError, is_head, register, scale, to_volume
+from .register import (
+    MIN_SCALE,
+    RegistrationError,
+    is_head,
+    register,
+    scale,
+    subject_image,
+    to_volume,
+)
 from .template import load_template
 from .volume import Volume
 from .wording import (
@@ -72,8 +80,9 @@ def deface(volume: Volume, labelled_head: bool = False) -> Defaced:
     template = load_template()
     seen = face_seen(volume, physical(volume))
     try:
-        transform = register(template, volume)
-        head = is_head(template, volume, transform)
+        moving = subject_image(volume)  # the volume at 4 mm, made once
+        transform = register(template, volume, moving)
+        head = is_head(template, volume, transform, moving)
     except RegistrationError:
         head = False
     if not head:

@@ -110,11 +110,12 @@ def top_value(volume: Volume, data: np.ndarray | None = None) -> float:
 def face_seen(volume: Volume, data: np.ndarray) -> bool:
     """Whether renders of ``data`` (the volume's voxels in physical units) show a face:
     a detector finds one in at least VOTES renders."""
-    return faces_found(volume, data) >= VOTES
+    return faces_found(volume, data, VOTES) >= VOTES
 
 
-def faces_found(volume: Volume, data: np.ndarray) -> int:
-    """How many renders of ``data`` show a face to the detectors."""
+def faces_found(volume: Volume, data: np.ndarray, enough: int | None = None) -> int:
+    """How many renders of ``data`` show a face to the detectors (counting stops at
+    ``enough``: the renders left cannot change the answer)."""
     grid = patient_grid(volume, data)
     found = 0
     for threshold in thresholds(volume, data):
@@ -123,6 +124,8 @@ def faces_found(volume: Volume, data: np.ndarray) -> int:
             pictures = [picture] if view == "front" else [picture, picture[:, ::-1].copy()]
             if any(_detect(name, p) for name in names for p in pictures):
                 found += 1
+                if enough is not None and found >= enough:
+                    return found
     return found
 
 

@@ -92,12 +92,14 @@ def _method(
     return method
 
 
-def register(template: Template, volume: Volume) -> sitk.AffineTransform:
+def register(
+    template: Template, volume: Volume, moving: sitk.Image | None = None
+) -> sitk.AffineTransform:
     """The affine transform from template to volume coordinates (SimpleITK's direction:
     it maps a point of the template, the fixed image, to the volume). Raises
     RegistrationError when the optimiser fails."""
     fixed = template_image(template)
-    moving = subject_image(volume)
+    moving = subject_image(volume) if moving is None else moving
     try:
         # first the outlines of the heads (whatever the contrast), then the intensities
         fixed_outline = sitk.Cast(fixed > 20, sitk.sitkFloat32)
@@ -138,10 +140,15 @@ def _foreground(moving: sitk.Image, modality: str) -> sitk.Image:
     return moving > float(np.percentile(array, 99.5)) * 0.08
 
 
-def fit(template: Template, volume: Volume, transform: sitk.Transform) -> float:
+def fit(
+    template: Template,
+    volume: Volume,
+    transform: sitk.Transform,
+    moving: sitk.Image | None = None,
+) -> float:
     """How well the fitted template's head outline matches the volume's (Dice, within
     the volume's field of view)."""
-    moving = subject_image(volume)
+    moving = subject_image(volume) if moving is None else moving
     reference = template_image(template)
     ones = sitk.Image(moving.GetSize(), sitk.sitkUInt8) + 1
     ones.CopyInformation(moving)
@@ -170,16 +177,22 @@ def _nmi(a: np.ndarray, b: np.ndarray) -> float:
     return (entropy(p.sum(axis=1)) + entropy(p.sum(axis=0))) / together if together else 0.0
 
 
-def is_head(template: Template, volume: Volume, transform: sitk.Transform) -> bool:
+def is_head(
+    template: Template,
+    volume: Volume,
+    transform: sitk.Transform,
+    moving: sitk.Image | None = None,
+) -> bool:
     """Whether the fitted template is a head in the volume: the head outlines match
     (``fit``), and around the template's brain the volume has a skull: bone for CT,
     voxels without signal for MR, or else MR intensities that share much information
     with the template's (a T1-weighted head). An ellipse or a limb fits an outline,
     but has no skull and no brain."""
-    if fit(template, volume, transform) < MIN_FIT:
+    moving = subject_image(volume) if moving is None else moving
+    if fit(template, volume, transform, moving) < MIN_FIT:
         return False
     reference = template_image(template)
-    moved = sitk.Resample(subject_image(volume), reference, transform, sitk.sitkLinear, np.nan)
+    moved = sitk.Resample(moving, reference, transform, sitk.sitkLinear, np.nan)
     data = sitk.GetArrayFromImage(moved)
     seen = np.isfinite(data)
     shell = to_template_grid(template.shell, template, reference) & seen
@@ -206,13 +219,36 @@ def to_volume(
     mask: np.ndarray, template: Template, volume: Volume, transform: sitk.Transform
 ) -> np.ndarray:
     """A template mask (i, j, k) carried onto the volume's voxels (slice, row, column):
-    linear interpolation, kept where at least a quarter of a voxel is in the mask."""
-    source = image(mask.transpose(2, 1, 0).astype(np.float32).copy(), template.affine)
-    reference = sitk.Image([*volume.stored.shape[::-1]], sitk.sitkFloat32)
+    linear interpolation, kept where at least a quarter of a voxel is in the mask.
+
+    Only the box of the volume that the mask's own box lands in is resampled (every
+    voxel outside it is at least a voxel from the mask, so outside it either way)."""
+    result = np.zeros(volume.stored.shape, bool)
+    found = np.argwhere(mask)
+    if not len(found):
+        return result
+    low = np.maximum(found.min(axis=0) - 1, 0)
+    high = np.minimum(found.max(axis=0) + 2, mask.shape)
+    cropped = mask[low[0] : high[0], low[1] : high[1], low[2] : high[2]]
+    affine = template.affine.copy()
+    affine[:3, 3] = template.affine[:3, :3] @ low + template.affine[:3, 3]
+    source = image(cropped.transpose(2, 1, 0).astype(np.float32), affine)
+    corners = np.array([[a, b, c] for a in (0, 1) for b in (0, 1) for c in (0, 1)])
+    points = affine[:3, :3] @ (corners * (high - low - 1)).T + affine[:3, 3:4]
+    moved = np.array([transform.TransformPoint([float(v) for v in p]) for p in points.T])
+    index = np.linalg.solve(volume.affine[:3, :3], (moved - volume.affine[:3, 3]).T)
+    size = np.array(volume.stored.shape[::-1])  # column, row, slice
+    start = np.clip(np.floor(index.min(axis=1)).astype(int) - 2, 0, size)
+    stop = np.clip(np.ceil(index.max(axis=1)).astype(int) + 3, 0, size)
+    if np.any(stop <= start):
+        return result
+    reference = sitk.Image([int(n) for n in stop - start], sitk.sitkFloat32)
     spacing = np.linalg.norm(volume.affine[:3, :3], axis=0)
     reference.SetSpacing([float(s) for s in spacing])
-    reference.SetOrigin([float(v) for v in volume.affine[:3, 3]])
+    origin = volume.affine[:3, :3] @ start + volume.affine[:3, 3]
+    reference.SetOrigin([float(v) for v in origin])
     reference.SetDirection([float(v) for v in (volume.affine[:3, :3] / spacing).ravel()])
-    inverse = transform.GetInverse()
-    moved = sitk.Resample(source, reference, inverse, sitk.sitkLinear, 0.0)
-    return np.asarray(sitk.GetArrayFromImage(moved)) >= 0.25
+    resampled = sitk.Resample(source, reference, transform.GetInverse(), sitk.sitkLinear, 0.0)
+    box = (slice(start[2], stop[2]), slice(start[1], stop[1]), slice(start[0], stop[0]))
+    result[box] = sitk.GetArrayViewFromImage(resampled) >= 0.25
+    return result
