@@ -286,6 +286,7 @@ def publish_dataset(
     pushed = refs(bare)
     if any(pushed.get(ref) != sha for ref, sha in wanted.items()):
         git(dataset, "push", "-q", "--atomic", sibling, *(f"{ref}:{ref}" for ref in wanted))
+    fault_point("publish.pushed")
     run(["git", "-C", str(bare), "update-server-info"])
 
 

@@ -251,7 +251,7 @@ def publish(
     slow: list[str] = []
     for name in subdatasets:
         dataset = superdataset / name
-        if not _needs_push(dataset, store):
+        if not _needs_push(dataset, store) and (store / "alias" / name).is_symlink():
             continue
         (direct if bulk and _direct_ok(dataset, store, local, public) else slow).append(name)
     total = len(direct) + len(slow) + 1
@@ -331,11 +331,28 @@ def _direct_ok(dataset: Path, store: Path, local: str, public: str) -> bool:
 
 
 def _needs_push(dataset: Path, store: Path) -> bool:
+    """Whether the store's repository lacks a branch or tag of ``dataset``, in git or in
+    ``info/refs`` (what git's dumb HTTP protocol reads: a publication killed between the
+    push and ``update-server-info`` left refs that plain web clients cannot see)."""
     bare = bare_repository(store, dataset)
     if not bare.is_dir():
         return True
+    wanted = refs(dataset)
     remote = refs(bare)
-    return any(remote.get(ref) != sha for ref, sha in refs(dataset).items())
+    if any(remote.get(ref) != sha for ref, sha in wanted.items()):
+        return True
+    served = _served_refs(bare)
+    return any(served.get(ref) != sha for ref, sha in wanted.items())
+
+
+def _served_refs(bare: Path) -> dict[str, str]:
+    """``info/refs`` of a bare repository: ref -> commit, as a web server serves them."""
+    try:
+        text = (bare / "info" / "refs").read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    pairs = (line.split("\t", 1) for line in text.splitlines() if "\t" in line)
+    return {ref: sha for sha, ref in pairs}
 
 
 def _push(dataset: Path, store: Path, committer: Committer, already_pushed: bool = False) -> None:
