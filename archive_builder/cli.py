@@ -18,12 +18,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from . import __version__
-from .archive import open_archive
-from .config import LICENSES
 from .errors import ArchiveError, disk_full_message
 
 if TYPE_CHECKING:
-    pass
+    from .archive import Archive
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -51,6 +49,19 @@ def friendly(func: F) -> F:
             sys.exit(130)
 
     return wrapper  # type: ignore[return-value]
+
+
+# the licences `init` offers (config.LICENSES, which a test keeps equal): importing the
+# configuration reader here would load it for every command's --help
+LICENSES = ("CC-BY-4.0", "CC0-1.0")
+
+
+def open_archive(directory: Path) -> Archive:
+    """The archive in ``directory`` (its module, and the configuration reader, are
+    imported when a command opens an archive, not at start-up)."""
+    from .archive import open_archive as open_
+
+    return open_(directory)
 
 
 archive_dir = click.argument(

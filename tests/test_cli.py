@@ -58,4 +58,13 @@ def test_the_command_line_imports_no_heavy_stage_until_a_command_runs() -> None:
     assert not loaded & {"pyarrow", "datalad", "onnxruntime", "cv2", "jinja2", "rdflib"}
     code = "import sys, archive_builder.cli; print(' '.join(sorted(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert not {m.split(".")[0] for m in out.stdout.split()} & {"pydicom", "numpy"}
+    modules = set(out.stdout.split())
+    assert not {m.split(".")[0] for m in modules} & {"pydicom", "numpy"}
+    # the archive and its configuration reader load when a command opens an archive
+    assert not modules & {"archive_builder.archive", "archive_builder.config", "secrets"}
+
+
+def test_init_offers_the_licences_the_configuration_accepts() -> None:
+    from archive_builder import cli, config
+
+    assert cli.LICENSES == config.LICENSES
