@@ -55,6 +55,44 @@ def test_the_candidate_stage_keeps_every_drawn_text(case: str) -> None:
     assert covered[strokes].all(), f"{case}: text outside the regions sent to the detector"
 
 
+# 512x512 CT frames: the candidate stage decides which of their tiles the detector sees
+LARGE = {f.name: f for f in frames(("693_UNCI.dcm", "eCT_Supplemental.dcm")) if "#1" not in f.name}
+
+
+@pytest.mark.parametrize("name", sorted(LARGE))
+@pytest.mark.parametrize("level", range(9))
+def test_the_candidate_stage_keeps_drawn_text_at_every_grey_level(name: str, level: int) -> None:
+    """Frames above 256x256 pixels reach the detector only in the tiles the candidate stage
+    keeps: text drawn from the frame's minimum to the top of a 12-bit range (4095), in
+    8 and 12 pixels, in a corner and across the anatomy, lies whole in them."""
+    frame = LARGE[name]
+    bits, signed = int(frame.ds.BitsStored), int(frame.ds.PixelRepresentation) == 1
+    top = min((1 << (bits - 1)) - 1 if signed else (1 << bits) - 1, 4095)
+    low = float(frame.pixels.min())
+    value = low + level / 8 * (top - low)
+    for size in (8, 12):
+        for where in ("corner", "centre"):
+            drawn = draw(
+                frame.pixels,
+                "DOB 23.04.1961",
+                value=value,
+                size=size,
+                where=where,
+                rng=random.Random(level),
+            )
+            assert drawn is not None
+            change = np.abs(drawn.astype(np.float64) - frame.pixels)
+            if change.max() < 1:  # drawn at the value already there
+                continue
+            values = text.grey(drawn)
+            covered = np.zeros(drawn.shape, bool)
+            for top_, bottom, left, right in text.candidate_regions(
+                values, text.find_strokes(values)
+            ):
+                covered[top_:bottom, left:right] = True
+            assert covered[change > 0.5 * change.max()].all(), f"{value:.0f}, {size} px, {where}"
+
+
 @pytest.mark.parametrize(
     "case",
     [
