@@ -109,3 +109,30 @@ def test_search_shards_map_result_ids_to_donations(tmp_path: Path) -> None:
         mapped.update(json.loads(ids.read_text(encoding="utf-8")))
     assert sorted(mapped.values()) == sorted(d.public_id for d in donations)
     assert not list(site.glob("pagefind/*/fragment/*"))
+
+
+def _indexed(site: Path) -> dict[str, list[str]]:
+    """Shard -> the donations its search index returns (from ids.json)."""
+    return {
+        ids.parent.name: sorted(json.loads(ids.read_text(encoding="utf-8")).values())
+        for ids in site.glob("pagefind/*/ids.json")
+    }
+
+
+def test_a_cached_rebuild_indexes_exactly_the_donations_a_fresh_build_does(
+    tmp_path: Path,
+) -> None:
+    """Search documents are kept between builds: one gone and one more re-index their
+    shards, and neither a stale document nor a missing one reaches the index."""
+    donations = [donation(n) for n in range(40)]
+    cache = tmp_path / "cache"
+    for kept in (donations, [*donations[1:], donation(40)]):
+        site = SiteWriter(tmp_path / "site")
+        render_site(CONFIG, kept, site, cache=cache)
+        site.finish()
+    fresh = build(tmp_path / "fresh", [*donations[1:], donation(40)])
+    assert _indexed(tmp_path / "site") == _indexed(fresh)
+    everything = [pid for ids in _indexed(fresh).values() for pid in ids]
+    assert sorted(everything) == sorted(d.public_id for d in [*donations[1:], donation(40)])
+    stale = [p for p in (cache / "search").rglob("*.html") if donations[0].public_id in p.name]
+    assert not stale

@@ -47,7 +47,7 @@ from .markup import safe_markdown
 from .pagecache import PageCache, fingerprint
 from .previews import PREVIEW_VERSION, middle_instance, preview_for
 from .releasepages import render_release_pages
-from .search import search_document, write_search
+from .search import indexing, search_document
 from .searchwords import labels_by_code, search_words
 from .signposting import Signposts
 from .wording import plural
@@ -364,7 +364,6 @@ def render_site(
     ordered = releases_in_order(releases)
     latest = ordered[-1] if ordered else None
     added = release_added(ordered)
-    by_version = {rel.version: rel for rel in ordered}
     rows = [row_of(d, added) for d in donations]
     facets = facet_counts(rows)
     modality_counts = Counter(m for d in donations for m in d.modalities)
@@ -397,23 +396,42 @@ def render_site(
 
     site.text("browse/index.json", _json(browse_index(rows)))
     labels = labels_by_code(d.record for d in donations)
-    shards = write_search(
-        {
-            row.public_id: search_document(
-                row.public_id,
-                search_words(
-                    d.record,
-                    row.modalities,
-                    [s["SeriesDescription"] or "" for s in d.series],
-                    row.age_band,
-                    labels,
-                ),
-            )
-            for row, d in zip(rows, donations, strict=True)
-        },
-        site,
-        cache,
-    )
+    documents = {
+        row.public_id: search_document(
+            row.public_id,
+            search_words(
+                d.record,
+                row.modalities,
+                [s["SeriesDescription"] or "" for s in d.series],
+                row.age_band,
+                labels,
+            ),
+        )
+        for row, d in zip(rows, donations, strict=True)
+    }
+    with indexing(documents, site, cache) as shards:
+        _pages(r, donations, rows, shards, ordered, withdrawals, offers, intake, totals, facets)
+    r.signposts.finish()
+    r.pages.save()
+
+
+def _pages(
+    r: _Renderer,
+    donations: list[StoredDonation],
+    rows: list[Row],
+    shards: list[int],
+    ordered: list[ReleaseInfo],
+    withdrawals: Sequence[Withdrawal],
+    offers: Sequence[Mapping[str, Any]] | None,
+    intake: pilot.Intake | None,
+    totals: dict[str, Any],
+    facets: dict[str, list[tuple[str, int]]],
+) -> None:
+    """The pages rendered while the search index is written: browse, donations and the rest."""
+    config, site = r.config, r.site
+    withdrawn = {w.public_id for w in withdrawals}
+    by_version = {rel.version: rel for rel in ordered}
+    latest_citation = archive_citation_text(config, ordered[-1] if ordered else None)
 
     pages = max(1, -(-len(rows) // PAGE_SIZE))
     for number in range(1, pages + 1):
@@ -502,8 +520,6 @@ def render_site(
     for name in STATIC:
         r.static(name)
     site.text("README.md", r.env.get_template("site-README.md").render() + "\n")
-    r.signposts.finish()
-    r.pages.save()
 
 
 def _json(data: Any) -> str:

@@ -14,7 +14,9 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from html import escape
 from pathlib import Path
 from tempfile import TemporaryDirectory
@@ -81,11 +83,29 @@ def _write_ids(output: Path) -> None:
     (output / IDS).write_text(json.dumps(ids, separators=(",", ":")), encoding="utf-8")
 
 
-def write_search(documents: dict[str, str], site: SiteWriter, cache: Path | None) -> list[int]:
-    """Index ``public_id -> document`` into ``pagefind/<shard>/``, re-indexing changed shards.
+def shards_of(public_ids: Iterable[str]) -> list[int]:
+    """The shards that hold these donations (what the browse page loads)."""
+    return sorted({shard_of(public_id) for public_id in public_ids})
 
-    Returns the shards that hold documents.
+
+@contextmanager
+def indexing(
+    documents: dict[str, str], site: SiteWriter, cache: Path | None
+) -> Iterator[list[int]]:
+    """Index ``documents`` beside the caller's work; yields the shards that hold them.
+
+    Pagefind runs in its own process and the rest mostly waits on files, so the
+    pages render meanwhile (on the other core). Leaving the block waits for the
+    index and raises its error, if any.
     """
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="search") as pool:
+        indexed = pool.submit(write_search, documents, site, cache)
+        yield shards_of(documents)
+        indexed.result()
+
+
+def write_search(documents: dict[str, str], site: SiteWriter, cache: Path | None) -> None:
+    """Index ``public_id -> document`` into ``pagefind/<shard>/``, re-indexing changed shards."""
     groups: dict[int, dict[str, str]] = {}
     for public_id, text in documents.items():
         groups.setdefault(shard_of(public_id), {})[public_id] = text
@@ -93,7 +113,27 @@ def write_search(documents: dict[str, str], site: SiteWriter, cache: Path | None
         root = cache / "search" if cache else Path(scratch)
         for shard, members in sorted(groups.items()):
             _write_shard(shard, members, root / str(shard), site)
-    return sorted(groups)
+
+
+def _sync_documents(docs: Path, members: dict[str, str]) -> None:
+    """Make ``docs/`` hold exactly ``members`` (one page each), writing only what differs.
+
+    Kept between builds: one more donation writes one page, not the shard's thousand.
+    """
+    docs.mkdir(parents=True, exist_ok=True)
+    wanted = {f"{public_id}.html": text for public_id, text in members.items()}
+    for path in docs.iterdir():
+        if path.name not in wanted:
+            path.unlink()
+    for name, text in wanted.items():
+        path = docs / name
+        data = text.encode("utf-8")
+        try:
+            same = path.read_bytes() == data
+        except FileNotFoundError:
+            same = False
+        if not same:
+            path.write_bytes(data)
 
 
 def _write_shard(shard: int, members: dict[str, str], folder: Path, site: SiteWriter) -> None:
@@ -112,11 +152,11 @@ def _write_shard(shard: int, members: dict[str, str], folder: Path, site: SiteWr
                 keep(site, rel)
             return
     if not (stamp.is_file() and stamp.read_text() == key and output.is_dir()):
-        shutil.rmtree(folder, ignore_errors=True)
+        stamp.unlink(missing_ok=True)
+        listing.unlink(missing_ok=True)
+        shutil.rmtree(output, ignore_errors=True)
         docs = folder / "docs"
-        docs.mkdir(parents=True)
-        for public_id, text in members.items():
-            (docs / f"{public_id}.html").write_text(text, encoding="utf-8")
+        _sync_documents(docs, members)
         _pagefind(docs, output)
         stamp.write_text(key)
     if not (output / IDS).is_file():
