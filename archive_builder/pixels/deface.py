@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .faces import face_seen, physical, top_value
+from .faces import stored_face_seen, top_value
 from .register import (
     MIN_SCALE,
     RegistrationError,
@@ -78,7 +78,7 @@ def deface(volume: Volume, labelled_head: bool = False) -> Defaced:
     the template cannot be fitted to is not published, whatever the detectors saw
     (a detector misses faces: a cut nose tip, a head cradle in the field of view)."""
     template = load_template()
-    seen = face_seen(volume, physical(volume))
+    seen = stored_face_seen(volume)
     try:
         moving = subject_image(volume)  # the volume at 4 mm, made once
         transform = register(template, volume, moving)
@@ -131,7 +131,7 @@ def verify(volume: Volume, result: Defaced, written: np.ndarray) -> str | None:
         return FACE_REGION_LEFT
     if not np.array_equal(written[result.brain], volume.stored[result.brain]):
         return BRAIN_TOUCHED
-    if face_seen(volume, physical(volume, written)):
+    if stored_face_seen(volume, written):
         return FACE_LEFT
     return None
 

@@ -43,16 +43,43 @@ def _cascade(name: str) -> Any:
 def patient_grid(volume: Volume, data: np.ndarray) -> np.ndarray:
     """``data`` (the volume's voxels) resampled to RENDER_MM along x (left), y (back),
     z (up): an array indexed (z, y, x), -inf outside the field of view."""
-    source = image(data.astype(np.float32), volume.affine)
+    return _resampled(volume, image(np.asarray(data, np.float32), volume.affine))
+
+
+def stored_grid(volume: Volume, stored: np.ndarray | None = None) -> np.ndarray:
+    """``patient_grid`` of the stored values ``stored`` (else the volume's own) in
+    physical units, resampled from the stored integers: where every slice shares one
+    rescale, interpolating and then rescaling gives the same values (to float
+    rounding) as rescaling the whole volume to floats first, without a float copy of
+    it. Slices with rescales of their own are rescaled first."""
+    stored = volume.stored if stored is None else stored
+    slope, intercept = volume.slope, volume.intercept
+    if len(slope) and not (np.all(slope == slope[0]) and np.all(intercept == intercept[0])):
+        return patient_grid(volume, physical(volume, stored))
+    grid = _resampled(volume, image(stored, volume.affine))
+    inside = np.isfinite(grid)
+    if len(slope):
+        grid[inside] = grid[inside] * np.float32(slope[0]) + np.float32(intercept[0])
+    return grid
+
+
+def _resampled(volume: Volume, source: sitk.Image) -> np.ndarray:
     corners = np.array([[a, b, c, 1.0] for a in (0, 1) for b in (0, 1) for c in (0, 1)])
     size = np.array(volume.stored.shape[::-1], float) - 1
     points = (volume.affine @ (corners * np.append(size, 1)).T)[:3]
     low, high = points.min(axis=1), points.max(axis=1)
     shape = np.ceil((high - low) / RENDER_MM).astype(int) + 1
-    reference = sitk.Image([int(n) for n in shape], sitk.sitkFloat32)
-    reference.SetSpacing([RENDER_MM] * 3)
-    reference.SetOrigin([float(v) for v in low])
-    resampled = sitk.Resample(source, reference, sitk.Transform(), sitk.sitkLinear, -np.inf)
+    resampled = sitk.Resample(
+        source,
+        size=[int(n) for n in shape],
+        transform=sitk.Transform(),
+        interpolator=sitk.sitkLinear,
+        outputOrigin=[float(v) for v in low],
+        outputSpacing=[RENDER_MM] * 3,
+        outputDirection=[1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0],
+        defaultPixelValue=-np.inf,
+        outputPixelType=sitk.sitkFloat32,
+    )
     return np.asarray(sitk.GetArrayFromImage(resampled))
 
 
@@ -94,12 +121,15 @@ def thresholds(volume: Volume, data: np.ndarray) -> tuple[float, ...]:
     return tuple(top_value(volume, data) * fraction for fraction in MR_SKIN)
 
 
-def top_value(volume: Volume, data: np.ndarray | None = None) -> float:
-    """The 99.5th percentile of ``data`` (else of the volume's voxels in physical
-    units), from every other slice, row and column: a percentile of a whole CT costs
-    seconds."""
+def top_value(
+    volume: Volume, data: np.ndarray | None = None, stored: np.ndarray | None = None
+) -> float:
+    """The 99.5th percentile of ``data`` (else of the stored values ``stored``, else of
+    the volume's own, in physical units), from every other slice, row and column: a
+    percentile of a whole CT costs seconds."""
     if data is None:
-        sample = volume.stored[::2, ::2, ::2].astype(np.float32)
+        stored = volume.stored if stored is None else stored
+        sample = stored[::2, ::2, ::2].astype(np.float32)
         sample *= volume.slope[::2, None, None].astype(np.float32)
         sample += volume.intercept[::2, None, None].astype(np.float32)
     else:
@@ -113,12 +143,24 @@ def face_seen(volume: Volume, data: np.ndarray) -> bool:
     return faces_found(volume, data, VOTES) >= VOTES
 
 
+def stored_face_seen(volume: Volume, stored: np.ndarray | None = None) -> bool:
+    """``face_seen`` of the stored values ``stored`` (else the volume's own), rendered
+    from ``stored_grid``: the same renders, without float copies of the volume."""
+    levels: tuple[float, ...] = CT_SKIN
+    if volume.modality != "CT":
+        levels = tuple(top_value(volume, stored=stored) * f for f in MR_SKIN)
+    return _count(stored_grid(volume, stored), levels, VOTES) >= VOTES
+
+
 def faces_found(volume: Volume, data: np.ndarray, enough: int | None = None) -> int:
     """How many renders of ``data`` show a face to the detectors (counting stops at
     ``enough``: the renders left cannot change the answer)."""
-    grid = patient_grid(volume, data)
+    return _count(patient_grid(volume, data), thresholds(volume, data), enough)
+
+
+def _count(grid: np.ndarray, levels: tuple[float, ...], enough: int | None) -> int:
     found = 0
-    for threshold in thresholds(volume, data):
+    for threshold in levels:
         for view, picture in renders(grid, threshold):
             names = FRONTAL if view == "front" else PROFILE
             pictures = [picture] if view == "front" else [picture, picture[:, ::-1].copy()]
