@@ -34,12 +34,13 @@ import numpy as np
 from .faces import stored_face_seen, top_value
 from .register import (
     MIN_SCALE,
+    Box,
     RegistrationError,
     is_head,
     register,
     scale,
     subject_image,
-    to_volume,
+    to_volume_box,
 )
 from .template import load_template
 from .volume import Volume
@@ -69,6 +70,8 @@ class Defaced:
     face: np.ndarray | None = None  # the face region set to air, on the volume's voxels
     brain: np.ndarray | None = None  # the brain region, on the volume's voxels
     region: np.ndarray | None = None  # the whole registered face region, as fitted
+    region_box: Box | None = None  # the box of the volume holding the face region
+    brain_box: Box | None = None  # and the brain region
 
 
 def deface(volume: Volume, labelled_head: bool = False) -> Defaced:
@@ -95,41 +98,67 @@ def deface(volume: Volume, labelled_head: bool = False) -> Defaced:
         volume.air() * volume.slope + volume.intercept > BACKGROUND_HU
     ):
         return Defaced(excluded=NO_STORED_AIR)
-    region = to_volume(template.face, template, volume, transform)
-    brain = to_volume(template.brain, template, volume, transform)
-    if np.any(region & brain):
+    region_box, region_inside = to_volume_box(template.face, template, volume, transform)
+    brain_box, brain_inside = to_volume_box(template.brain, template, volume, transform)
+    region = _whole(volume, region_box, region_inside)
+    brain = _whole(volume, brain_box, brain_inside)
+    if np.any(region[brain_box] & brain_inside):
         return Defaced(excluded=BRAIN_TOUCHED)
-    face = region & ~background(volume)  # air stays as it was: its noise hides the mask's edge
+    # air stays as it was: its noise hides the mask's edge
+    face_inside = region_inside & ~background(volume, box=region_box)
+    face = _whole(volume, region_box, face_inside)
     stored = volume.stored.copy()
-    air = volume.air().astype(stored.dtype)
-    stored[face] = np.broadcast_to(air[:, None, None], stored.shape)[face]
+    air = np.broadcast_to(volume.air().astype(stored.dtype)[:, None, None], stored.shape)
+    stored[region_box][face_inside] = air[region_box][face_inside]
     check = CHECKED if seen else CHECKED_GEOMETRY
-    return Defaced(stored, None, check, face, brain, region)
+    return Defaced(stored, None, check, face, brain, region, region_box, brain_box)
 
 
-def background(volume: Volume, stored: np.ndarray | None = None) -> np.ndarray:
+def _whole(volume: Volume, box: Box, inside: np.ndarray) -> np.ndarray:
+    """A mask on the volume's voxels from its box and the mask within it."""
+    mask = np.zeros(volume.stored.shape, bool)
+    mask[box] = inside
+    return mask
+
+
+def background(
+    volume: Volume, stored: np.ndarray | None = None, box: Box | None = None
+) -> np.ndarray:
     """The voxels that are air already: below -900 HU for CT, below 3% of the 99.5th
-    percentile for MR (the skin renders at 6% and above)."""
+    percentile for MR (the skin renders at 6% and above, and the percentile is the
+    volume's own, as read). Within ``box`` of the volume only, when given."""
     level = BACKGROUND_HU if volume.modality == "CT" else BACKGROUND_MR * top_value(volume)
     stored = volume.stored if stored is None else stored
     limit = (level - volume.intercept) / volume.slope  # in stored units, slice by slice
-    below = stored < limit[:, None, None]
-    return np.asarray(np.where(volume.slope[:, None, None] > 0, below, ~below))
+    slope = volume.slope
+    if box is not None:
+        stored, limit, slope = stored[box], limit[box[0]], slope[box[0]]
+    below = np.asarray(stored < limit[:, None, None])
+    if np.all(slope > 0):
+        return below
+    return np.asarray(np.where(slope[:, None, None] > 0, below, ~below))
 
 
 def verify(volume: Volume, result: Defaced, written: np.ndarray) -> str | None:
     """Why the defaced volume, as ``written`` (decoded back from the new pixel data),
     must not be published; None when it passes every check."""
     assert result.face is not None and result.brain is not None and result.region is not None
+    whole = (slice(None),) * 3
+    region_box = whole if result.region_box is None else result.region_box
+    brain_box = whole if result.brain_box is None else result.brain_box
     low, high = volume.stored_range()
     if written.size and (int(written.min()) < low or int(written.max()) > high):
         return FACE_REGION_LEFT  # a value Bits Stored cannot hold: no reader sees it as air
-    air = np.broadcast_to(volume.air()[:, None, None], written.shape)
-    if not np.array_equal(written[result.face], air[result.face]):
+    # every mask lies within its box (``register.to_volume_box``): looked at there only
+    air = np.broadcast_to(volume.air()[:, None, None], written.shape)[region_box]
+    face = result.face[region_box]
+    if not np.array_equal(written[region_box][face], air[face]):
         return FACE_REGION_LEFT
-    if not np.all(background(volume, written)[result.region]):  # the whole face region
+    region = result.region[region_box]
+    if not np.all(background(volume, written, region_box)[region]):  # the whole face region
         return FACE_REGION_LEFT
-    if not np.array_equal(written[result.brain], volume.stored[result.brain]):
+    brain = result.brain[brain_box]
+    if not np.array_equal(written[brain_box][brain], volume.stored[brain_box][brain]):
         return BRAIN_TOUCHED
     if stored_face_seen(volume, written):
         return FACE_LEFT

@@ -219,14 +219,26 @@ def to_volume(
     mask: np.ndarray, template: Template, volume: Volume, transform: sitk.Transform
 ) -> np.ndarray:
     """A template mask (i, j, k) carried onto the volume's voxels (slice, row, column):
-    linear interpolation, kept where at least a quarter of a voxel is in the mask.
-
-    Only the box of the volume that the mask's own box lands in is resampled (every
-    voxel outside it is at least a voxel from the mask, so outside it either way)."""
+    linear interpolation, kept where at least a quarter of a voxel is in the mask."""
     result = np.zeros(volume.stored.shape, bool)
+    box, inside = to_volume_box(mask, template, volume, transform)
+    result[box] = inside
+    return result
+
+
+Box = tuple[slice, slice, slice]
+
+
+def to_volume_box(
+    mask: np.ndarray, template: Template, volume: Volume, transform: sitk.Transform
+) -> tuple[Box, np.ndarray]:
+    """``to_volume`` as the box of the volume (slice, row, column) that can hold the mask,
+    and the mask within it: every voxel outside the box is at least a voxel from the
+    mask's own box, so outside the mask either way. Only the box is resampled."""
+    empty = (slice(0, 0),) * 3
     found = np.argwhere(mask)
     if not len(found):
-        return result
+        return empty, np.zeros((0, 0, 0), bool)
     low = np.maximum(found.min(axis=0) - 1, 0)
     high = np.minimum(found.max(axis=0) + 2, mask.shape)
     cropped = mask[low[0] : high[0], low[1] : high[1], low[2] : high[2]]
@@ -241,14 +253,19 @@ def to_volume(
     start = np.clip(np.floor(index.min(axis=1)).astype(int) - 2, 0, size)
     stop = np.clip(np.ceil(index.max(axis=1)).astype(int) + 3, 0, size)
     if np.any(stop <= start):
-        return result
-    reference = sitk.Image([int(n) for n in stop - start], sitk.sitkFloat32)
+        return empty, np.zeros((0, 0, 0), bool)
     spacing = np.linalg.norm(volume.affine[:3, :3], axis=0)
-    reference.SetSpacing([float(s) for s in spacing])
     origin = volume.affine[:3, :3] @ start + volume.affine[:3, 3]
-    reference.SetOrigin([float(v) for v in origin])
-    reference.SetDirection([float(v) for v in (volume.affine[:3, :3] / spacing).ravel()])
-    resampled = sitk.Resample(source, reference, transform.GetInverse(), sitk.sitkLinear, 0.0)
+    resampled = sitk.Resample(  # no reference image: its buffer would be allocated too
+        source,
+        size=[int(n) for n in stop - start],
+        transform=transform.GetInverse(),
+        interpolator=sitk.sitkLinear,
+        outputOrigin=[float(v) for v in origin],
+        outputSpacing=[float(s) for s in spacing],
+        outputDirection=[float(v) for v in (volume.affine[:3, :3] / spacing).ravel()],
+        defaultPixelValue=0.0,
+        outputPixelType=sitk.sitkFloat32,
+    )
     box = (slice(start[2], stop[2]), slice(start[1], stop[1]), slice(start[0], stop[0]))
-    result[box] = sitk.GetArrayViewFromImage(resampled) >= 0.25
-    return result
+    return box, np.asarray(sitk.GetArrayViewFromImage(resampled) >= 0.25)
