@@ -73,12 +73,27 @@ def may_show_face(headers: Sequence[Dataset | None]) -> bool:
     return bool(known) and modality_of(known[0]) != ""
 
 
-def _read(headers: Sequence[Dataset | None], paths: Sequence[Path], pixels: bool) -> list[Dataset]:
+def _read(paths: Sequence[Path], pixels: bool) -> list[Dataset]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        if not pixels and all(h is not None for h in headers):
-            return [h for h in headers if h is not None]
         return [dcmread(p, stop_before_pixels=not pixels) for p in paths]
+
+
+def _headers(
+    headers: Sequence[Dataset | None], paths: Sequence[Path]
+) -> tuple[list[Dataset], list[Dataset] | None]:
+    """The series' headers, and its datasets with their pixel data when reading the
+    headers read them too: files whose headers this process lacks are read once,
+    pixels included (reading them a second time cost a CT about a second), and only
+    for their headers when the pixels cannot be read (the series is then judged as
+    before: a volume is reported unreadable, a 2D image by its headers)."""
+    if all(h is not None for h in headers):
+        return [h for h in headers if h is not None], None
+    try:
+        datasets = _read(paths, pixels=True)
+    except Exception:
+        return _read(paths, pixels=False), None
+    return datasets, datasets
 
 
 def labelled_head(datasets: Sequence[Dataset]) -> bool:
@@ -181,7 +196,7 @@ def review_head_series(
     pixel data, or None to keep its own; the defacing note for the report)."""
     count = len(paths)
     try:
-        headers_read = _read(headers, paths, pixels=False)
+        headers_read, with_pixels = _headers(headers, paths)
     except Exception:
         return [(UNREADABLE, None, None)] * count
     frames = _frames(headers_read)
@@ -197,7 +212,7 @@ def review_head_series(
             reason = FEW_HEAD_SLICES
         return [(reason, None, None)] * count
     try:
-        datasets = _read(headers, paths, pixels=True)
+        datasets = _read(paths, pixels=True) if with_pixels is None else with_pixels
         volume = read_volume(datasets)
     except NotAVolume as exc:
         return [(NOT_A_VOLUME.format(exc), None, None)] * count
