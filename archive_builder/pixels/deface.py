@@ -20,9 +20,12 @@
    in it.
 4. Check, on the pixel data as it will be written: every voxel of the whole
    registered face region (whatever defacing set) is background, every value
-   fits Bits Stored, every voxel of the brain region is what it was, and the
-   detectors find no face in renders of the result. A volume that fails a check
-   is not published.
+   fits Bits Stored, every voxel of the brain region is what it was (within the
+   box of the volume that holds the face region, the brain's voxels; outside
+   that box, every voxel: defacing changes nothing there, so the brain needs no
+   mask there), and the detectors find no face in renders of the result. A
+   volume that fails a check is not published. The masks are made and looked at
+   within their boxes only; the renders are made from the stored integers.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ from .wording import (
     CHECKED_GEOMETRY,
     FACE_LEFT,
     FACE_REGION_LEFT,
+    FAILED,
     NO_FIT,
     NO_FIT_HEAD,
     NO_STORED_AIR,
@@ -68,10 +72,11 @@ class Defaced:
     excluded: str | None = None
     check: str | None = None
     face: np.ndarray | None = None  # the face region set to air, on the volume's voxels
-    brain: np.ndarray | None = None  # the brain region, on the volume's voxels
+    # the brain region, on the volume's voxels, where it meets ``region_box`` (outside
+    # that box the output must equal the input: ``verify``)
+    brain: np.ndarray | None = None
     region: np.ndarray | None = None  # the whole registered face region, as fitted
     region_box: Box | None = None  # the box of the volume holding the face region
-    brain_box: Box | None = None  # and the brain region
 
 
 def deface(volume: Volume, labelled_head: bool = False) -> Defaced:
@@ -99,7 +104,10 @@ def deface(volume: Volume, labelled_head: bool = False) -> Defaced:
     ):
         return Defaced(excluded=NO_STORED_AIR)
     region_box, region_inside = to_volume_box(template.face, template, volume, transform)
-    brain_box, brain_inside = to_volume_box(template.brain, template, volume, transform)
+    # the brain only where it can meet the face region: everything else stays as it was
+    brain_box, brain_inside = to_volume_box(
+        template.brain, template, volume, transform, within=region_box
+    )
     region = _whole(volume, region_box, region_inside)
     brain = _whole(volume, brain_box, brain_inside)
     if np.any(region[brain_box] & brain_inside):
@@ -111,7 +119,7 @@ def deface(volume: Volume, labelled_head: bool = False) -> Defaced:
     air = np.broadcast_to(volume.air().astype(stored.dtype)[:, None, None], stored.shape)
     stored[region_box][face_inside] = air[region_box][face_inside]
     check = CHECKED if seen else CHECKED_GEOMETRY
-    return Defaced(stored, None, check, face, brain, region, region_box, brain_box)
+    return Defaced(stored, None, check, face, brain, region, region_box)
 
 
 def _whole(volume: Volume, box: Box, inside: np.ndarray) -> np.ndarray:
@@ -144,25 +152,40 @@ def verify(volume: Volume, result: Defaced, written: np.ndarray) -> str | None:
     must not be published; None when it passes every check."""
     assert result.face is not None and result.brain is not None and result.region is not None
     whole = (slice(None),) * 3
-    region_box = whole if result.region_box is None else result.region_box
-    brain_box = whole if result.brain_box is None else result.brain_box
+    box = whole if result.region_box is None else result.region_box
     low, high = volume.stored_range()
     if written.size and (int(written.min()) < low or int(written.max()) > high):
         return FACE_REGION_LEFT  # a value Bits Stored cannot hold: no reader sees it as air
-    # every mask lies within its box (``register.to_volume_box``): looked at there only
-    air = np.broadcast_to(volume.air()[:, None, None], written.shape)[region_box]
-    face = result.face[region_box]
-    if not np.array_equal(written[region_box][face], air[face]):
+    # the face region lies within its box (``register.to_volume_box``): looked at there
+    air = np.broadcast_to(volume.air()[:, None, None], written.shape)[box]
+    face = result.face[box]
+    if not np.array_equal(written[box][face], air[face]):
         return FACE_REGION_LEFT
-    region = result.region[region_box]
-    if not np.all(background(volume, written, region_box)[region]):  # the whole face region
+    region = result.region[box]
+    if not np.all(background(volume, written, box)[region]):  # the whole face region
         return FACE_REGION_LEFT
-    brain = result.brain[brain_box]
-    if not np.array_equal(written[brain_box][brain], volume.stored[brain_box][brain]):
+    # the brain unchanged: within the box, its voxels; outside it, every voxel
+    brain = result.brain[box]
+    if not np.array_equal(written[box][brain], volume.stored[box][brain]):
         return BRAIN_TOUCHED
+    if not _same_outside(written, volume.stored, box):
+        return FAILED  # defacing changes nothing outside the face region's box
     if stored_face_seen(volume, written):
         return FACE_LEFT
     return None
+
+
+def _same_outside(a: np.ndarray, b: np.ndarray, box: Box) -> bool:
+    """Whether ``a`` and ``b`` hold the same values everywhere outside ``box``: the
+    slabs before and after the box along each axis, within the box along the axes
+    before it, cover the rest of the volume once."""
+    for axis in range(3):
+        start, stop = box[axis].start or 0, box[axis].stop
+        inside = tuple(box[:axis])
+        for part in (slice(0, start), slice(stop, None) if stop is not None else slice(0, 0)):
+            if not np.array_equal(a[(*inside, part)], b[(*inside, part)]):
+                return False
+    return True
 
 
 __all__ = ["Defaced", "deface", "verify"]

@@ -230,11 +230,16 @@ Box = tuple[slice, slice, slice]
 
 
 def to_volume_box(
-    mask: np.ndarray, template: Template, volume: Volume, transform: sitk.Transform
+    mask: np.ndarray,
+    template: Template,
+    volume: Volume,
+    transform: sitk.Transform,
+    within: Box | None = None,
 ) -> tuple[Box, np.ndarray]:
     """``to_volume`` as the box of the volume (slice, row, column) that can hold the mask,
     and the mask within it: every voxel outside the box is at least a voxel from the
-    mask's own box, so outside the mask either way. Only the box is resampled."""
+    mask's own box, so outside the mask either way. Only the box is resampled, and
+    only where it meets ``within`` (a box of the volume) when that is given."""
     empty = (slice(0, 0),) * 3
     found = np.argwhere(mask)
     if not len(found):
@@ -252,6 +257,10 @@ def to_volume_box(
     size = np.array(volume.stored.shape[::-1])  # column, row, slice
     start = np.clip(np.floor(index.min(axis=1)).astype(int) - 2, 0, size)
     stop = np.clip(np.ceil(index.max(axis=1)).astype(int) + 3, 0, size)
+    if within is not None:  # (slice, row, column) against (column, row, slice)
+        start = np.maximum(start, [int(within[a].start or 0) for a in (2, 1, 0)])
+        limit = [size[2 - a] if within[a].stop is None else within[a].stop for a in (2, 1, 0)]
+        stop = np.minimum(stop, limit)
     if np.any(stop <= start):
         return empty, np.zeros((0, 0, 0), bool)
     spacing = np.linalg.norm(volume.affine[:3, :3], axis=0)
