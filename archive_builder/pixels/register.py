@@ -45,22 +45,44 @@ def image(array: np.ndarray, affine: np.ndarray) -> sitk.Image:
     return result
 
 
-def values(volume: Volume) -> np.ndarray:
-    """The volume's voxels in physical units (HU for CT), float32."""
-    data = volume.stored.astype(np.float32)
-    data *= volume.slope[:, None, None].astype(np.float32)
-    data += volume.intercept[:, None, None].astype(np.float32)
+def values(volume: Volume, slices: slice = slice(None)) -> np.ndarray:
+    """The volume's voxels (of ``slices`` only, when given) in physical units (HU for
+    CT), float32."""
+    data = volume.stored[slices].astype(np.float32)
+    data *= volume.slope[slices, None, None].astype(np.float32)
+    data += volume.intercept[slices, None, None].astype(np.float32)
     return data
 
 
+SLAB = 32  # slices (about) made into floats at a time for the registration's copy
+
+
 def subject_image(volume: Volume) -> sitk.Image:
-    """The volume at about REGISTRATION_MM, intensities clipped for CT."""
-    data = values(volume)
-    if volume.modality == "CT":
-        np.clip(data, *CT_RANGE, out=data)
-    full = image(data, volume.affine)
-    factors = [max(1, round(REGISTRATION_MM / s)) for s in full.GetSpacing()]
-    return sitk.BinShrink(full, factors) if max(factors) > 1 else full
+    """The volume at about REGISTRATION_MM, intensities clipped for CT: averages of
+    whole bins of voxels (BinShrink), made slab by slab of whole bins, so that no
+    float copy of the whole volume is made (two of them cost a 512x512x300 CT 0.6 s);
+    each bin is averaged as it would be in the whole volume."""
+    spacing = np.linalg.norm(volume.affine[:3, :3], axis=0)
+    factors = [max(1, round(REGISTRATION_MM / float(s))) for s in spacing]
+    step = factors[2] * max(1, SLAB // factors[2])
+    bins = len(volume.stored) // factors[2] * factors[2]  # BinShrink drops a partial bin
+    parts: list[sitk.Image] = []
+    for start in range(0, max(bins, 1), step):
+        slices = slice(start, min(start + step, bins) if bins else None)
+        data = values(volume, slices)
+        if volume.modality == "CT":
+            np.clip(data, *CT_RANGE, out=data)
+        affine = volume.affine.copy()
+        affine[:3, 3] = volume.affine[:3, :3] @ np.array([0.0, 0.0, start]) + volume.affine[:3, 3]
+        part = image(data, affine)
+        parts.append(sitk.BinShrink(part, factors) if max(factors) > 1 else part)
+    if len(parts) == 1:
+        return parts[0]
+    joined = image(np.concatenate([sitk.GetArrayViewFromImage(p) for p in parts]), np.eye(4))
+    joined.SetOrigin(parts[0].GetOrigin())
+    joined.SetSpacing(parts[0].GetSpacing())
+    joined.SetDirection(parts[0].GetDirection())
+    return joined
 
 
 def template_image(template: Template) -> sitk.Image:
