@@ -40,7 +40,7 @@ from .release.registry import (
 from .site import render_site, templates_dir
 from .site.pilot import intake_counts
 from .site.previews import draw_previews
-from .sitefiles import SUMS, SiteWriter, read_sums, sha256, stage, swap
+from .sitefiles import SUMS, SiteWriter, read_sums, sha256, stage, staging_folder, swap
 from .store import (
     Committer,
     create_superdataset,
@@ -61,7 +61,7 @@ from .store.content import (
     read_donation,
 )
 from .store.datasets import subdataset_commits
-from .store.publish import publish
+from .store.publish import changed_paths, publish
 from .store.withdraw import sweep_store
 from .workers import Lost, workers
 
@@ -479,6 +479,7 @@ def _write_sums(site: SiteWriter, previous: dict[str, str]) -> None:
 
 
 UNFINISHED = "unfinished"  # in .cache/site/ while a build stages the site, until its swap
+STORE_CHANGING = "store-changing"  # in .cache/site/ from a build's start to its swap
 SITE_CACHES = ("pages.json", "signposts.json")  # keys of what a build left in its staging folder
 
 
@@ -503,12 +504,31 @@ def _proven_sums(layout: Layout) -> dict[str, str]:
     return read_sums(layout.site)
 
 
+def _folders(layout: Layout) -> list[int] | None:
+    """The inodes of ``site/`` and its twin ``site.next/`` (None without a twin)."""
+    try:
+        return [layout.site.stat().st_ino, staging_folder(layout.site).stat().st_ino]
+    except OSError:
+        return None
+
+
+def _twin_proven(layout: Layout) -> bool:
+    """True if ``site/`` and ``site.next/`` are the folders the last finished build left."""
+    try:
+        state = json.loads(_state_file(layout).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    folders = _folders(layout)
+    return isinstance(state, dict) and folders is not None and state.get("folders") == folders
+
+
 def _record_state(layout: Layout) -> None:
     data = (layout.site / SUMS).read_bytes()
     path = _state_file(layout)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"sums": hashlib.sha256(data).hexdigest()}), encoding="utf-8")
+    state = {"sums": hashlib.sha256(data).hexdigest(), "folders": _folders(layout)}
+    tmp.write_text(json.dumps(state), encoding="utf-8")
     tmp.replace(path)
 
 
@@ -574,6 +594,13 @@ def build_site(archive: Archive, progress: Progress | None = None) -> BuildSumma
 
     step(0)
     _check_links(layout)
+    caches = layout.root / ".cache" / "site"
+    # Present from here to the swap: a build that finds it cannot know what its killed
+    # predecessor changed in the store, and compares all of the store when it stages.
+    changing = caches / STORE_CHANGING
+    store_in_doubt = changing.exists()
+    caches.mkdir(parents=True, exist_ok=True)
+    changing.touch()
     done = withdrawal.apply(archive, committer)
     donations = stored_donations(layout)
     history = load_releases(layout.datasets)
@@ -582,7 +609,7 @@ def build_site(archive: Archive, progress: Progress | None = None) -> BuildSumma
     offers = load_ledger(ledger_path(layout.private))
     step(1)
     sweep_store(layout.store, layout.datasets)
-    publish(
+    pushed = publish(
         layout.datasets,
         [d.public_id for d in donations],
         layout.store,
@@ -592,8 +619,15 @@ def build_site(archive: Archive, progress: Progress | None = None) -> BuildSumma
     )
     fault_point("build.published")
     previous = _proven_sums(layout)
-    caches = layout.root / ".cache" / "site"
     unfinished = caches / UNFINISHED
+    # The twin matches the live site as the last build left both, unless that build was
+    # killed or the twin was replaced: then only what this build's publication changed
+    # in the store needs staging (the site's own files change only through builds).
+    changed: list[str] | None = None
+    if previous and not unfinished.exists() and not store_in_doubt and _twin_proven(layout):
+        twin_store = staging_folder(layout.site) / "store"
+        published = [layout.datasets, *(layout.datasets / name for name in pushed)]
+        changed = [f"store/{p}" for p in changed_paths(layout.store, twin_store, published)]
     if not previous or unfinished.exists():
         # The page and link caches describe the folder a build staged. Without proof that
         # the live site is that build, swapped in (a build killed before its swap leaves
@@ -601,9 +635,8 @@ def build_site(archive: Archive, progress: Progress | None = None) -> BuildSumma
         # every page is rendered and compared again.
         for name in SITE_CACHES:
             (caches / name).unlink(missing_ok=True)
-    caches.mkdir(parents=True, exist_ok=True)
     unfinished.touch()
-    site = SiteWriter(stage(layout.site))
+    site = SiteWriter(stage(layout.site, changed))
     step(2)
     write_catalogs(
         archive.config,
@@ -638,6 +671,7 @@ def build_site(archive: Archive, progress: Progress | None = None) -> BuildSumma
     fault_point("build.swapped")
     _record_state(layout)
     unfinished.unlink()
+    changing.unlink()
     withdrawal.clear(layout, done)
     return BuildSummary(
         donations=len(donations),

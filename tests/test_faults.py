@@ -164,10 +164,7 @@ def assert_sound(
     site = root / "site"
     status = user.run(SCRIPTS / "datalad", "status", "-r", cwd=root / "datasets")
     assert status.returncode == 0 and "nothing to save" in status.stdout, status.stdout
-    twin = root / "site.next"  # the next build's staging folder, a hard-linked twin
-    assert sorted(p.relative_to(twin) for p in twin.rglob("*") if p.is_file()) == sorted(
-        p.relative_to(site) for p in site.rglob("*") if p.is_file()
-    )
+    assert_twin(root)
     assert not list((root / "private" / "withdrawals").glob("*.json"))
     names = {p.name for p in site.rglob("*")}
     for public_id, keys in withdrawn.items():
@@ -180,6 +177,21 @@ def assert_sound(
             for row in rows:
                 if row.get("public_id") == public_id:
                     assert row.get("withdrawn") is True and not row.get("age"), table
+
+
+def assert_twin(root: Path) -> None:
+    """``site.next/``, the next build's staging folder, is the live site: the same paths,
+    each file the same inode, each link the same target."""
+
+    def tree(top: Path) -> dict[str, object]:
+        return {
+            p.relative_to(top).as_posix(): (
+                str(p.readlink()) if p.is_symlink() else p.stat().st_ino if p.is_file() else "dir"
+            )
+            for p in top.rglob("*")
+        }
+
+    assert tree(root / "site.next") == tree(root / "site")
 
 
 def assert_next_release(base: dict[str, Any], root: Path) -> None:
@@ -217,6 +229,35 @@ def test_a_killed_build(base: dict[str, Any], point: str) -> None:
     assert "Renamed Archive" in (root / "site" / "index.html").read_text()
     assert_sound(base, root, base["ids"], {})
     assert_next_release(base, root)
+
+
+def test_builds_stage_only_what_the_store_changed_and_the_twin_stays_whole(
+    base: dict[str, Any],
+) -> None:
+    """After the first build, a build stages only the store's changed folders: a new
+    donation's repository, a withdrawn one's removal, a release's tags all reach the
+    live site and its twin, and a build killed after publishing (what it changed
+    unknown to the next) is followed by a build that compares the whole store."""
+    root, user = copy(base), base["user"]
+    assert user.cli("build", root).returncode == 0  # a copied archive: the twin is made in full
+    assert user.cli("ingest", root, base["packages"]["third"]).returncode == 0
+    killed(user, "build.published", "build", root)
+    result = user.cli("build", root)
+    assert result.returncode == 0, result.stdout + result.stderr
+    ids = registered(user, root)
+    assert len(ids) == 3
+    assert_sound(base, root, ids, {})
+    gone = base["first"]
+    keys = annex_keys(root, gone)
+    repository = (root / "site" / "store" / "alias" / gone).resolve().relative_to(root / "site")
+    result = user.cli("withdraw", root, "fault-test-0001")
+    assert result.returncode == 0, result.stdout + result.stderr
+    kept = [pid for pid in ids if pid != gone]
+    assert_sound(base, root, kept, {gone: keys})
+    assert not (root / "site" / repository).exists()
+    assert not (root / "site.next" / repository).exists()
+    assert_next_release(base, root)
+    assert_sound(base, root, kept, {gone: keys})
 
 
 @pytest.mark.parametrize("point", ["release.committed", "build.staged"])

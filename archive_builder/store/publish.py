@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from ..faults import fault_point
@@ -385,3 +385,31 @@ def published_repositories(store: Path) -> dict[str, Path]:
         for second in os.scandir(first.path):
             found[first.name + second.name] = Path(second.path)
     return found
+
+
+def _aliases(store: Path) -> dict[str, str]:
+    try:
+        with os.scandir(store / "alias") as entries:
+            return {e.name: str(Path(e.path).readlink()) if e.is_symlink() else "" for e in entries}
+    except (FileNotFoundError, NotADirectoryError):
+        return {}
+
+
+def changed_paths(store: Path, before: Path, pushed: Iterable[Path]) -> list[str]:
+    """What ``store`` may hold differently from ``before``, a copy of it made before
+    this build's publication (paths relative to the store).
+
+    Its top-level files; each alias that one has and the other lacks or links
+    elsewhere; and the folder of every repository prefix (``abc/``) where one
+    has a repository the other lacks or where ``pushed`` (dataset folders)
+    were published. Git and git-annex change nothing else in a repository.
+    """
+    paths = {name for name in STORE_FILES if name != "alias"}
+    now, then = _aliases(store), _aliases(before)
+    paths |= {
+        f"alias/{name}" for name in now.keys() | then.keys() if now.get(name) != then.get(name)
+    }
+    mine, theirs = published_repositories(store), published_repositories(before)
+    prefixes = {dsid[:3] for dsid in mine.keys() ^ theirs.keys()}
+    prefixes |= {dataset_id(dataset)[:3] for dataset in pushed}
+    return sorted(paths | prefixes)
