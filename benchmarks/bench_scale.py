@@ -30,6 +30,7 @@ random 16-bit pixels (64x64 for the many small files, so the disk holds them).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import socket
@@ -43,13 +44,17 @@ import uuid
 import warnings
 from pathlib import Path
 
-from bench_store import new_archive, synthetic_study, timed
+import pydicom.data
+from bench_store import RECORD, new_archive, synthetic_study, timed
+from pydicom import dcmread
+from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 from archive_builder import pipeline
 from archive_builder.archive import Archive, open_archive
 from archive_builder.store.publish import publish
 
 warnings.simplefilter("ignore")
+CR_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.1"
 SCRIPTS = Path(sysconfig.get_path("scripts"))
 
 
@@ -256,29 +261,63 @@ def bench_deploy(work: Path, root: Path, extra: Path) -> list[tuple[str, str]]:
         server.wait()
 
 
+def large_package(folder: Path, files: int, donation_id: str) -> Path:
+    """One study of ``files`` CR images (2D: no volume to deface) that share one 64x64
+    frame. Every file's header is read, de-identified, verified and saved on its own;
+    the pixel stage screens the shared frame for text once (it remembers what it
+    screened), so the text detector's cost per distinct frame (about 0.1 s here, the
+    same for every file) is left out of what this measures."""
+    folder.mkdir(parents=True)
+    template = dcmread(pydicom.data.get_testdata_file("CT_small.dcm"))
+    template.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    template.Modality = "CR"
+    template.SOPClassUID = template.file_meta.MediaStorageSOPClassUID = CR_IMAGE_STORAGE
+    template.Rows = template.Columns = 64
+    template.BitsAllocated, template.BitsStored, template.HighBit = 16, 16, 15
+    template.PixelData = os.urandom(64 * 64 * 2)
+    template.StudyInstanceUID = generate_uid()
+    template.SeriesInstanceUID = generate_uid()
+    for n in range(files):
+        template.SOPInstanceUID = generate_uid()
+        template.file_meta.MediaStorageSOPInstanceUID = template.SOPInstanceUID
+        template.InstanceNumber = n + 1
+        template.save_as(folder / f"IMG{n:05d}.dcm", enforce_file_format=True)
+    (folder / "donation.json").write_text(json.dumps({**RECORD, "donation_id": donation_id}))
+    return folder
+
+
+# One package is ingested in the process itself (no worker processes): its peak
+# resident memory is the kernel's high-water mark of that process.
+_INGEST = (
+    "import resource, sys, time\n"
+    "from archive_builder.cli import main\n"
+    "start = time.perf_counter()\n"
+    "try:\n"
+    "    main(['ingest', '-q', sys.argv[1], sys.argv[2]])\n"
+    "except SystemExit as exit:\n"
+    "    assert not exit.code, exit.code\n"
+    "print(time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+)
+
+
 def large_study(work: Path, files: int) -> tuple[float, float]:
-    """Ingest one study of ``files`` files with the CLI in a fresh process: (s, peak MB)."""
-    package = synthetic_study(work / f"large-{files}", files, f"bench-large-{files}", size=64)
+    """Ingest one study of ``files`` files with the CLI in a fresh process: seconds from
+    the command's start to its end (imports left out), and the process's peak resident
+    memory in MB (``getrusage``: what the kernel counted, not an estimate)."""
+    package = large_package(work / f"large-{files}", files, f"bench-large-{files}")
     root = work / f"large-archive-{files}"
     new_archive(root)
-    script = (
-        "import resource, sys, time\n"
-        "from archive_builder.cli import main\n"
-        "start = time.perf_counter()\n"
-        "try:\n"
-        "    main(['ingest', '-q', sys.argv[1], sys.argv[2]])\n"
-        "except SystemExit as exit:\n"
-        "    assert not exit.code, exit.code\n"
-        "print(time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", script, str(root), str(package)],
+    done = subprocess.run(
+        [sys.executable, "-c", _INGEST, str(root), str(package)],
         capture_output=True,
         text=True,
-        check=True,
-    ).stdout.split()
+    )
+    if done.returncode:
+        raise SystemExit(f"ingest of the {files}-file study failed:\n{done.stdout}{done.stderr}")
+    seconds, peak = done.stdout.split()[-2:]
     shutil.rmtree(package)
-    return float(out[0]), int(out[1]) / 1024
+    shutil.rmtree(root, ignore_errors=True)
+    return float(seconds), int(peak) / 1024
 
 
 def gitlinks(work: Path, count: int) -> list[tuple[str, str]]:
@@ -355,7 +394,14 @@ def main() -> None:
         help="only the first publication, of replicas of --seeds ingested donations",
     )
     parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--skip", nargs="*", default=[], choices=["studies", "deploy", "large"])
+    parser.add_argument(
+        "--skip",
+        nargs="*",
+        default=[],
+        choices=["donations", "studies", "deploy", "large"],
+        help="parts to leave out (donations: the one-file donations, their publication, "
+        "build and deploy)",
+    )
     parser.add_argument(
         "--gitlinks",
         nargs="*",
@@ -380,6 +426,8 @@ def main() -> None:
     try:
         n = args.donations
         count = args.seeds if args.publication_only else n + 1 + args.old_sample
+        if "donations" in args.skip and not args.publication_only:
+            count = 0
         packages = [
             synthetic_study(work / "pkg" / f"d{i}", 1, f"bench-one-{i:06d}", size=64)
             for i in range(count)
@@ -387,21 +435,25 @@ def main() -> None:
         if args.publication_only:
             rows += bench_replicated_publication(work, packages[: args.seeds], n, args.old_sample)
             return report(load, rows)
-        serial, cluster, root = ingest_both(work, "one-file", packages[:n])
-        rows += [
-            (f"ingest {n} one-file donations, one process", f"{serial:.1f} s ({n / serial:.2f}/s)"),
-            (
-                f"ingest {n} one-file donations, LocalCluster",
-                f"{cluster:.1f} s ({n / cluster:.2f}/s)",
-            ),
-            ("speed-up (target >= 1.8x)", f"{serial / cluster:.2f}x"),
-        ]
-        opened = open_archive(root)
-        rows += bench_publication(work, opened, packages[n + 1 :])
-        seconds, _ = timed(pipeline.build, opened)
-        rows.append(("the rest of the first build (pages, catalogs)", f"{seconds:.1f} s"))
-        if "deploy" not in args.skip:
-            rows += bench_deploy(work, root, packages[n])
+        if "donations" not in args.skip:
+            serial, cluster, root = ingest_both(work, "one-file", packages[:n])
+            rows += [
+                (
+                    f"ingest {n} one-file donations, one process",
+                    f"{serial:.1f} s ({n / serial:.2f}/s)",
+                ),
+                (
+                    f"ingest {n} one-file donations, LocalCluster",
+                    f"{cluster:.1f} s ({n / cluster:.2f}/s)",
+                ),
+                ("speed-up (target >= 1.8x)", f"{serial / cluster:.2f}x"),
+            ]
+            opened = open_archive(root)
+            rows += bench_publication(work, opened, packages[n + 1 :])
+            seconds, _ = timed(pipeline.build, opened)
+            rows.append(("the rest of the first build (pages, catalogs)", f"{seconds:.1f} s"))
+            if "deploy" not in args.skip:
+                rows += bench_deploy(work, root, packages[n])
         if "studies" not in args.skip:
             s, f = args.studies, args.study_files
             studies = [
@@ -425,9 +477,11 @@ def main() -> None:
             t_small, m_small = large_study(work, big // 10)
             t_big, m_big = large_study(work, big)
             rows += [
-                (f"one study of {big // 10} files", f"{t_small:.1f} s, peak {m_small:.0f} MB"),
-                (f"one study of {big} files", f"{t_big:.1f} s, peak {m_big:.0f} MB"),
+                (f"ingest of one study of {big // 10} files", f"{t_small:.1f} s"),
+                (f"ingest of one study of {big} files", f"{t_big:.1f} s"),
                 ("time ratio (target <= 10x)", f"{t_big / t_small:.1f}x"),
+                (f"peak memory, {big // 10} files", f"{m_small:.0f} MB"),
+                (f"peak memory, {big} files (target < 500 MB)", f"{m_big:.0f} MB"),
             ]
     finally:
         shutil.rmtree(work, ignore_errors=True)
