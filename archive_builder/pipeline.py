@@ -52,6 +52,7 @@ from .store import (
     stage_donation,
 )
 from .store.content import (
+    INSTANCE_KEYWORDS,
     INSTANCES,
     README,
     RECORD,
@@ -255,7 +256,9 @@ def _fill(dataset: Path, package: Package, public_id: str, context: IngestContex
         patient_age=age_string(record.age_years),
         sex=record.sex,
     )
-    study = deidentify_study(package.instances, donor, dataset, secrets=[record.donation_id])
+    study = deidentify_study(
+        package.instances, donor, dataset, secrets=[record.donation_id], keep=INSTANCE_KEYWORDS
+    )
     study.skipped.extend(package.skipped)
     public_record = record.public(public_id)
     instances = [

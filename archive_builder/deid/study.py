@@ -6,7 +6,7 @@ import logging
 import re
 import warnings
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
@@ -40,7 +40,7 @@ class Output:
 
     relpath: str
     size: int
-    header: Dataset  # the de-identified header, pixel data dropped
+    header: Dataset  # the de-identified header, pixel data dropped (or what ``keep`` names)
     transfer_syntax: str
     frames: int = 0  # frames decoded and screened
     detector: int = 0  # frames the pre-filter sent to the text detector
@@ -250,6 +250,7 @@ def process_one(
     tally: Counter[tuple[str, str]],
     header: Dataset | None = None,
     series: pixels.Decision = pixels.KEEP,
+    keep: Collection[str] | None = None,
 ) -> Output | Excluded:
     """Review the pixel data of one file, de-identify it, verify it, and write it to
     ``target``, in a staging folder that the caller moves into place once every file of
@@ -259,6 +260,8 @@ def process_one(
     there is one in this process: the file is not parsed again. ``series`` is
     what the pixel stage decided for the file's series as a whole. The pixel
     data written is exactly the data the pixel stage decoded and screened.
+    ``keep`` names the top-level attributes of the de-identified header that the
+    Output keeps (the caller's catalog needs); None keeps all but the pixel data.
 
     Returns Excluded (nothing written) when the pixel stage does not publish the
     file. Raises DeidError when the file cannot be read or de-identified,
@@ -301,10 +304,8 @@ def process_one(
     except BaseException:
         target.unlink(missing_ok=True)  # never a half-written file, even in a staging folder
         raise
-    for keyword in PIXEL_KEYWORDS:
-        if keyword in clean:
-            del clean[keyword]
     syntax = str(clean.file_meta.TransferSyntaxUID)
+    kept = _kept(clean, keep)
     replacement = decision.replacement
     defaced = (
         replacement.note if replacement and replacement.note in pixels.DEFACING_NOTES else None
@@ -312,13 +313,29 @@ def process_one(
     return Output(
         target.name,
         size,
-        clean,
+        kept,
         syntax,
         decision.frames,
         decision.detector,
         replacement is not None,
         defaced,
     )
+
+
+def _kept(clean: Dataset, keep: Collection[str] | None) -> Dataset:
+    """What an Output keeps of a written file's de-identified header: the attributes
+    ``keep`` names, or all but the pixel data. A study's outputs are all held until the
+    last file is written, so a few attributes each keep a 10,000-file study small."""
+    if keep is None:
+        for keyword in PIXEL_KEYWORDS:
+            if keyword in clean:
+                del clean[keyword]
+        return clean
+    kept = Dataset()
+    for keyword in keep:
+        if keyword in clean and keyword not in PIXEL_KEYWORDS:
+            kept[keyword] = clean[keyword]
+    return kept
 
 
 def _publish_pixels(clean: FileDataset, decision: pixels.Decision) -> None:
@@ -411,12 +428,14 @@ def deidentify_study(
     *,
     secrets: Sequence[str] = (),
     progress: Progress | None = None,
+    keep: Collection[str] | None = None,
 ) -> StudyResult:
     """De-identify ``sources`` into ``out_dir``; raise LeakError if any identifier survives.
 
     ``secrets`` are further values that must appear nowhere (the portal's donation id).
     Each series passes the pixel stage (``archive_builder.pixels``) first; what it does
-    not publish is reported with its reason.
+    not publish is reported with its reason. ``keep``: the attributes of each written
+    file's de-identified header that its Output keeps (see ``process_one``).
     """
     identifiers = collect_identifiers(sources, donor, secrets)
     donor = replace(
@@ -431,7 +450,7 @@ def deidentify_study(
         for (source, relpath), series in zip(members, decisions, strict=True):
             target = out_dir / relpath
             output = process_one(
-                source.path, target, donor, identifiers, result.tally, source.header, series
+                source.path, target, donor, identifiers, result.tally, source.header, series, keep
             )
             if isinstance(output, Excluded):
                 result.excluded.append({"modality": output.modality, "reason": output.reason})
