@@ -16,9 +16,9 @@ from urllib.parse import urlsplit
 
 from . import text as published_text
 from .errors import ConfigError
+from .licenses import LICENSES
 
 CONFIG_FILE = "archive.toml"
-LICENSES = ("CC-BY-4.0", "CC0-1.0")
 
 _DOI_PREFIX = re.compile(r"10\.\d{4,9}")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -64,7 +65,14 @@ def test_the_command_line_imports_no_heavy_stage_until_a_command_runs() -> None:
     assert not modules & {"archive_builder.archive", "archive_builder.config", "secrets"}
 
 
-def test_init_offers_the_licences_the_configuration_accepts() -> None:
-    from archive_builder import cli, config
+def test_the_licences_offered_are_those_the_donation_contract_allows() -> None:
+    """`init`, the configuration and the descriptors share one table; the donation
+    package's schema (a contract with the portal) must name the same licences."""
+    from importlib import resources
 
-    assert cli.LICENSES == config.LICENSES
+    from archive_builder.licenses import LICENSES
+
+    schema = json.loads(
+        resources.files("archive_builder.intake").joinpath("donation.schema.json").read_text()
+    )
+    assert schema["properties"]["consent"]["properties"]["license"]["enum"] == list(LICENSES)

@@ -1,5 +1,6 @@
 """FAIR: licences, citations and metadata descriptors, written as plain files at build time."""
 
+from ..licenses import LICENSES, License, license_text
 from .citation import Citable, archive_citable, render_bibtex, render_cff, render_ris
 from .datacite import (
     archive_datacite,
@@ -23,7 +24,6 @@ from .files import (
     write_release_descriptors,
     write_release_files,
 )
-from .licenses import LICENSES, License, license_text
 from .schemaorg import archive_jsonld, dataset_jsonld, release_jsonld
 from .text import to_html, to_plain
 

@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from ..catalog.tables import Table
 from ..config import ArchiveConfig
-from .licenses import LICENSES
+from ..licenses import LICENSES
 
 CONFORMS_TO = "http://mlcommons.org/croissant/1.1"
 PARQUET = "application/x-parquet"  # mlcroissant 1.1.1 does not load the IANA type

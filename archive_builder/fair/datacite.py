@@ -15,9 +15,9 @@ from typing import Any
 from lxml import etree
 
 from ..config import ArchiveConfig
+from ..licenses import LICENSES
 from ..release.model import ReleaseInfo
 from ..store.content import StoredDonation
-from .licenses import LICENSES
 from .text import to_plain
 
 SCHEMA_VERSION = "http://datacite.org/schema/kernel-4"

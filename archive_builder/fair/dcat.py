@@ -17,9 +17,9 @@ from rdflib.namespace import DCAT, DCTERMS, FOAF, RDF, SKOS, XSD
 
 from ..catalog.writer import PARTITION
 from ..config import ArchiveConfig
+from ..licenses import LICENSES
 from ..release.model import ReleaseInfo
 from ..store.content import StoredDonation
-from .licenses import LICENSES
 from .text import to_plain
 
 VCARD = Namespace("http://www.w3.org/2006/vcard/ns#")

@@ -12,6 +12,7 @@ from ..catalog import INSTANCES, SERIES, TABLES, Table, write_catalogs, write_ta
 from ..catalog.writer import FILES as LISTING
 from ..catalog.writer import PARTITION, instance_rows, metadata, series_rows
 from ..config import ArchiveConfig
+from ..licenses import license_text
 from ..release.model import ReleaseInfo, Withdrawal
 from ..sitefiles import SiteWriter
 from ..store.content import StoredDonation
@@ -28,7 +29,6 @@ from .datacite import (
 )
 from .dcat import dcat_graph, dcat_jsonld, dcat_turtle
 from .landing import donation_versions
-from .licenses import license_text
 from .rocrate import ro_crate
 
 DONATION_FILES = (

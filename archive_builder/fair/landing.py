@@ -25,12 +25,12 @@ from typing import Any
 
 from ..catalog import TABLES
 from ..config import ArchiveConfig
+from ..licenses import LICENSES
 from ..mediatypes import media_type
 from ..release.model import ReleaseInfo, Withdrawal
 from ..store.content import StoredDonation
 from ..store.objects import object_path
 from .datacite import concept_doi, donation_doi, release_doi
-from .licenses import LICENSES
 
 SCHEMA = "https://schema.org/"
 LINKSET = "linkset.json"

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..config import ArchiveConfig
-from .licenses import LICENSES
+from ..licenses import LICENSES
 
 CONTEXT = "https://w3id.org/ro/crate/1.2/context"
 PROFILE = "https://w3id.org/ro/crate/1.2"

@@ -17,10 +17,10 @@ from typing import Any
 
 from .. import __version__
 from ..config import ArchiveConfig
+from ..licenses import LICENSES
 from ..release.model import ReleaseInfo
 from ..store.content import StoredDonation
 from .landing import LandingPage, measure
-from .licenses import LICENSES
 from .text import to_plain
 from .vocab import DCM, diagnosis_term, modality_term, region_term
 

@@ -1,4 +1,8 @@
-"""The licences a donor can choose, with what they mean in plain words."""
+"""The licences a donor can choose, with what they mean in plain words.
+
+One table for the configuration, `init`, the descriptors and the pages; it
+imports nothing, so a command's ``--help`` can offer it without loading more.
+"""
 
 from __future__ import annotations
 
