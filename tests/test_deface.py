@@ -338,3 +338,38 @@ def test_a_childs_head_is_not_published_with_its_face(tmp_path: Path) -> None:
     decisions = review_head_series([None] * len(paths), paths)
     assert {d[0] for d in decisions} == {SMALL_HEAD}
     assert all(d[1] is None for d in decisions)
+
+
+def test_the_demo_publishes_its_head_ct_and_brain_mr_defaced_and_says_so(
+    demo_archive: Path,
+) -> None:
+    """The demo's head CT and brain MR donations each hold a head volume: it is published
+    defaced (marked so in every file), and the donation page lists it as defaced."""
+    volumes = 0
+    for folder in sorted((demo_archive / "datasets").glob("don-*")):
+        record = json.loads((folder / "donation.json").read_text())
+        if record["study"]["anatomical_region"] not in ("HEAD", "BRAIN"):
+            continue
+        instances = json.loads((folder / "instances.json").read_text())
+        counts: dict[str, int] = {}
+        for entry in instances:
+            if entry["Modality"] in ("CT", "MR"):
+                series = entry["path"].split("/")[0]
+                counts[series] = counts.get(series, 0) + 1
+        heads = sorted(series for series, count in counts.items() if count >= 20)
+        if not heads:
+            continue  # a head study of single images (pydicom's own files): no volume
+        volumes += len(heads)
+        report = json.loads((folder / "deid-report.json").read_text())
+        defaced = {entry["series"] for entry in report["pixels"]["series_defaced"]}
+        assert set(heads) <= defaced, (folder.name, heads, defaced)
+        page = (demo_archive / "site" / "datasets" / folder.name / "index.html").read_text()
+        assert "Series published defaced" in page
+        for series in heads:
+            assert f"<code>{series}</code>" in page
+            first = sorted((folder / series).iterdir())[0]
+            header = dcmread(first, stop_before_pixels=True)
+            assert header.RecognizableVisualFeatures == "NO"
+            codes = {item.CodeValue for item in header.DeidentificationMethodCodeSequence}
+            assert "113102" in codes  # Clean Recognizable Visual Features Option
+    assert volumes == 2  # the head CT's and the brain MR's
