@@ -50,6 +50,8 @@ class User:
             "HOME": str(home),
             "GIT_CONFIG_GLOBAL": os.devnull,
             "LANG": "C.UTF-8",
+            # a worktree's tests run its own code, not that of the editable install
+            **({"PYTHONPATH": os.environ["PYTHONPATH"]} if "PYTHONPATH" in os.environ else {}),
         }
         self.home = home
 
@@ -258,6 +260,30 @@ def test_builds_stage_only_what_the_store_changed_and_the_twin_stays_whole(
     assert not (root / "site.next" / repository).exists()
     assert_next_release(base, root)
     assert_sound(base, root, kept, {gone: keys})
+
+
+def test_a_build_after_a_killed_release_and_a_deleted_cache_stages_the_whole_store(
+    base: dict[str, Any],
+) -> None:
+    """A release killed after publishing pushed its tags into the live store and not into
+    the twin; `.cache/` may be deleted at will (README) and with it that build's markers.
+    The build that completes the release pushes nothing (the store has the tags): staging
+    only what it pushed swapped in a store without them, so that the live site's store
+    lacked the release's tags and refs its superdataset names."""
+    root, user = copy(base), base["user"]
+    assert user.cli("ingest", root, base["packages"]["third"]).returncode == 0
+    assert user.cli("build", root).returncode == 0  # the twin is proven from here
+    killed(user, "build.published", "release", root, "1.1", "--no-strict")
+    shutil.rmtree(root / ".cache" / "site")
+    result = user.cli("release", root, "1.1", "--no-strict")
+    assert result.returncode == 0, result.stdout + result.stderr
+    ids = registered(user, root)
+    for public_id in ids:
+        bare = (root / "site" / "store" / "alias" / public_id).resolve()
+        tags = user.run("git", "-C", bare, "tag").stdout.split()
+        dataset_tags = user.run("git", "-C", root / "datasets" / public_id, "tag").stdout.split()
+        assert tags == dataset_tags, (public_id, tags, dataset_tags)
+    assert_sound(base, root, ids, {})
 
 
 @pytest.mark.parametrize("point", ["release.committed", "build.staged"])
