@@ -15,7 +15,7 @@ import re
 import secrets
 import shutil
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -482,7 +482,6 @@ def _write_sums(site: SiteWriter, previous: dict[str, str]) -> None:
 
 
 UNFINISHED = "unfinished"  # in .cache/site/ while a build stages the site, until its swap
-STORE_CHANGING = "store-changing"  # in .cache/site/ from a build's start to its swap
 SITE_CACHES = ("pages.json", "signposts.json")  # keys of what a build left in its staging folder
 
 
@@ -515,24 +514,38 @@ def _folders(layout: Layout) -> list[int] | None:
         return None
 
 
-def _twin_proven(layout: Layout) -> bool:
-    """True if ``site/`` and ``site.next/`` are the folders the last finished build left."""
+def _claim_twin(layout: Layout) -> bool:
+    """True if ``site/`` and ``site.next/`` are the folders the last finished build left.
+
+    The record of them is struck out of the state file before this build changes
+    the store, and written again only after its swap: a build killed or failed
+    in between, whatever else was deleted since (``.cache/`` may be deleted at
+    will, ``.cache/site/`` alone too), leaves no proof, and the next build
+    compares all of the store.
+    """
+    path = _state_file(layout)
     try:
-        state = json.loads(_state_file(layout).read_text(encoding="utf-8"))
+        state = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    folders = _folders(layout)
-    return isinstance(state, dict) and folders is not None and state.get("folders") == folders
+    if not isinstance(state, dict) or "folders" not in state:
+        return False
+    recorded, folders = state.pop("folders"), _folders(layout)
+    _write_state(path, state)
+    return folders is not None and recorded == folders
+
+
+def _write_state(path: Path, state: Mapping[str, object]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(state), encoding="utf-8")
+    tmp.replace(path)
 
 
 def _record_state(layout: Layout) -> None:
     data = (layout.site / SUMS).read_bytes()
-    path = _state_file(layout)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
     state = {"sums": hashlib.sha256(data).hexdigest(), "folders": _folders(layout)}
-    tmp.write_text(json.dumps(state), encoding="utf-8")
-    tmp.replace(path)
+    _write_state(_state_file(layout), state)
 
 
 def stored_donations(layout: Layout) -> list[StoredDonation]:
@@ -598,12 +611,11 @@ def build_site(archive: Archive, progress: Progress | None = None) -> BuildSumma
     step(0)
     _check_links(layout)
     caches = layout.root / ".cache" / "site"
-    # Present from here to the swap: a build that finds it cannot know what its killed
-    # predecessor changed in the store, and compares all of the store when it stages.
-    changing = caches / STORE_CHANGING
-    store_in_doubt = changing.exists()
     caches.mkdir(parents=True, exist_ok=True)
-    changing.touch()
+    # Whether the twin is as the last finished build left it; from here to the swap the
+    # state file no longer says so (a build killed or failed in between changed the store
+    # in ways the next cannot know, and the next compares all of the store when it stages).
+    twin_proven = _claim_twin(layout)
     done = withdrawal.apply(archive, committer)
     donations = stored_donations(layout)
     history = load_releases(layout.datasets)
@@ -627,7 +639,7 @@ def build_site(archive: Archive, progress: Progress | None = None) -> BuildSumma
     # killed or the twin was replaced: then only what this build's publication changed
     # in the store needs staging (the site's own files change only through builds).
     changed: list[str] | None = None
-    if previous and not unfinished.exists() and not store_in_doubt and _twin_proven(layout):
+    if previous and not unfinished.exists() and twin_proven:
         twin_store = staging_folder(layout.site) / "store"
         published = [layout.datasets, *(layout.datasets / name for name in pushed)]
         changed = [f"store/{p}" for p in changed_paths(layout.store, twin_store, published)]
@@ -674,7 +686,6 @@ def build_site(archive: Archive, progress: Progress | None = None) -> BuildSumma
     fault_point("build.swapped")
     _record_state(layout)
     unfinished.unlink()
-    changing.unlink()
     withdrawal.clear(layout, done)
     return BuildSummary(
         donations=len(donations),
