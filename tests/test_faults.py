@@ -286,6 +286,48 @@ def test_a_build_after_a_killed_release_and_a_deleted_cache_stages_the_whole_sto
     assert_sound(base, root, ids, {})
 
 
+def _objects(site: Path, key: str) -> list[Path]:
+    return [p for p in (site / "store").rglob(key) if p.is_file()]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="after a finished build, staging compares only the store folders its publication "
+    "changed: a file removed by hand from site.next/store/ is not linked again (review5)",
+)
+def test_a_store_file_removed_by_hand_from_the_twin_is_still_served(
+    base: dict[str, Any],
+) -> None:
+    root, user = copy(base), base["user"]
+    assert user.cli("build", root).returncode == 0  # the twin is proven from here
+    key = annex_keys(root, base["first"])[0]
+    [twin_copy] = _objects(root / "site.next", key)
+    user.run("chmod", "u+w", twin_copy.parent)
+    twin_copy.unlink()
+    result = user.cli("build", root)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert _objects(root / "site", key), "a published donation's file is gone from site/"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="after a finished build, staging compares only the store folders its publication "
+    "changed: a file removed by hand from site/store/ comes back from the twin (review5)",
+)
+def test_a_store_file_removed_by_hand_from_the_live_site_stays_removed(
+    base: dict[str, Any],
+) -> None:
+    root, user = copy(base), base["user"]
+    assert user.cli("build", root).returncode == 0  # the twin is proven from here
+    key = annex_keys(root, base["first"])[0]
+    [live] = _objects(root / "site", key)
+    user.run("chmod", "u+w", live.parent)
+    live.unlink()
+    result = user.cli("build", root)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert not _objects(root / "site", key), "a file taken out of site/ by hand is served again"
+
+
 @pytest.mark.parametrize("point", ["release.committed", "build.staged"])
 def test_a_killed_release(base: dict[str, Any], point: str) -> None:
     root, user = copy(base), base["user"]
