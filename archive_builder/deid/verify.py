@@ -315,25 +315,35 @@ _FORMATS = {
 }
 
 
-def _malformed(ds: Dataset) -> Iterator[tuple[BaseTag, str]]:
-    """The date and time elements (DA, DT, TM) at every depth whose values are not of
-    their form (``dates``); (tag, VR) of each."""
+def _elements(
+    ds: Dataset, keep_deferred: bool = True
+) -> Iterator[tuple[Dataset, BaseTag, DataElement | RawDataElement, str | None]]:
+    """Every element but pixel data, inside sequences too, sequences themselves left out:
+    (the dataset holding it, tag, element as read, VR). ``keep_deferred=False`` reads in
+    values left unread."""
     for tag in sorted(ds.keys()):
         if tag in PIXEL_TAGS:
             continue
-        raw: DataElement | RawDataElement = ds.get_item(tag, keep_deferred=True)
+        raw: DataElement | RawDataElement = ds.get_item(tag, keep_deferred=keep_deferred)
         vr = raw_vr(raw, tag) or raw.VR
         if vr == "SQ":
             for item in ds[tag].value or ():
-                yield from _malformed(item)
+                yield from _elements(item, keep_deferred)
             continue
+        yield ds, tag, raw, vr
+
+
+def _malformed(ds: Dataset) -> Iterator[tuple[BaseTag, str]]:
+    """The date and time elements (DA, DT, TM) at every depth whose values are not of
+    their form (``dates``); (tag, VR) of each."""
+    for holder, tag, raw, vr in _elements(ds):
         if vr not in _FORMATS:
             continue
-        text = text_as_read(ds, raw, tag)
+        text = text_as_read(holder, raw, tag)
         if text is not None:
             values = values_as_read(text, vr)
         else:
-            value = ds[tag].value
+            value = holder[tag].value
             values = [] if value is None else [value] if isinstance(value, str) else value
         valid = _FORMATS[vr][0]
         if not all(valid(str(v)) for v in values if v is not None):
@@ -422,30 +432,15 @@ def _packed(vr: str, value: object) -> bytes | None:
 
 def _binary_values(ds: Dataset) -> Iterator[tuple[BaseTag, DataElement | RawDataElement]]:
     """The binary elements (not pixel data) at every depth."""
-    for tag in sorted(ds.keys()):
-        if tag in PIXEL_TAGS:
-            continue
-        raw: DataElement | RawDataElement = ds.get_item(tag, keep_deferred=True)
-        vr = raw_vr(raw, tag) or raw.VR
-        if vr == "SQ":
-            for item in ds[tag].value or ():
-                yield from _binary_values(item)
-        elif vr and set(str(vr).split(" or ")) & BYTE_VRS:
+    for _holder, tag, raw, vr in _elements(ds):
+        if vr and set(str(vr).split(" or ")) & BYTE_VRS:
             yield tag, raw
 
 
 def _number_values(ds: Dataset) -> Iterator[tuple[BaseTag, bytes]]:
     """The numbers stored as binary (``NUMBER_VRS``, not pixel data) at every depth, as
     bytes; values too short to hold a name are left out."""
-    for tag in sorted(ds.keys()):
-        if tag in PIXEL_TAGS:
-            continue
-        raw: DataElement | RawDataElement = ds.get_item(tag)  # read in, if left unread
-        vr = raw_vr(raw, tag) or raw.VR
-        if vr == "SQ":
-            for item in ds[tag].value or ():
-                yield from _number_values(item)
-            continue
+    for _holder, tag, raw, vr in _elements(ds, keep_deferred=False):
         kinds = set(str(vr).split(" or ")) if vr else set()
         if not kinds or kinds & BYTE_VRS or not kinds <= NUMBER_VRS.keys():
             continue
