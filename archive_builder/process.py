@@ -1,6 +1,7 @@
 """Running git, git-annex and DataLad as subprocesses, the same way everywhere.
 
-Every subprocess gets an environment that
+Every subprocess (and DataLad's ``create`` and ``save``, called in-process by
+``store/inprocess.py`` under the same environment) gets an environment that
 - finds ``git-annex`` and ``datalad`` from this Python environment (the PyPI
   wheels install them next to the interpreter), activated or not;
 - commits as the archive, never as the person running it: the maintainer's

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -114,6 +115,28 @@ def test_commits_carry_the_archive_identity_not_the_maintainer(
             assert author == committer == "Test Archive <archive@example.org>"
         # and only the day, not the minute, of each change
         assert all(t.endswith("00:00:00+00:00") for t in git_log(repo, "%aI"))
+
+
+def test_the_maintainers_own_git_configuration_changes_nothing_the_archive_writes(
+    archive_dir: Path, make_package, monkeypatch, tmp_path: Path
+) -> None:
+    # DataLad runs inside the ingest process: the maintainer's global git configuration
+    # (a personal identity, signed commits without a key here) must not reach it
+    personal = tmp_path / "gitconfig"
+    personal.write_text(
+        "[user]\n\tname = Dr Maintainer Person\n\temail = maintainer@hospital.example\n"
+        "[commit]\n\tgpgsign = true\n[gpg]\n\tprogram = false\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(personal))
+    result = run_cli("ingest", archive_dir, make_package())
+    assert result.exit_code == 0 and "added as " in result.output, result.output
+    public_id = result.output.split("added as ")[1].split()[0]
+    for repo in (archive_dir / "datasets", archive_dir / "datasets" / public_id):
+        assert {line.split("|")[0] for line in git_log(repo)} == {
+            "Test Archive <archive@example.org>"
+        }
+    assert os.environ["GIT_CONFIG_GLOBAL"] == str(personal)  # given back as it was
 
 
 def test_a_second_ingest_of_the_same_donation_changes_nothing(

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ..process import run
+from . import inprocess
 from .cleanup import force_rmtree
 from .errors import StoreError
 
@@ -65,6 +66,11 @@ def datalad(*args: str | Path, cwd: Path, committer: Committer) -> None:
     )
 
 
+def _call(action: str, where: Path, committer: Committer, **kwargs: object) -> None:
+    """DataLad's ``create`` or ``save``, in this process (``inprocess``), as the archive."""
+    inprocess.call(action, str(where), committer.identity, committer.env, **kwargs)
+
+
 def _configure(repo: Path, committer: Committer) -> None:
     # Recorded in the repository too, so that plain git commands run later by a
     # maintainer in this folder also commit as the archive.
@@ -90,14 +96,7 @@ def create_superdataset(path: Path, committer: Committer, staging: Path) -> None
     if fresh.exists():
         shutil.rmtree(fresh)
     fresh.parent.mkdir(parents=True, exist_ok=True)
-    datalad(
-        "create",
-        "--description",
-        "archive superdataset",
-        str(fresh),
-        cwd=fresh.parent,
-        committer=committer,
-    )
+    _call("create", fresh, committer, path=str(fresh), description="archive superdataset")
     for name in (".datalad", ".gitattributes", ".git"):  # .git last: a dataset once it is there
         (fresh / name).rename(path / name)
     shutil.rmtree(fresh)
@@ -108,37 +107,26 @@ def create_superdataset(path: Path, committer: Committer, staging: Path) -> None
     attributes.write_text(
         attributes.read_text(encoding="utf-8") + SUPERDATASET_ATTRIBUTES, encoding="utf-8"
     )
-    datalad(
-        "save", "-d", str(path), "-m", "Describe the superdataset", cwd=path, committer=committer
-    )
+    save(path, "Describe the superdataset", committer)
 
 
 def create_donation_dataset(path: Path, committer: Committer) -> None:
     if path.exists():
         force_rmtree(path)  # a read-only leftover of an interrupted ingest
     path.parent.mkdir(parents=True, exist_ok=True)
-    datalad(
-        "create",
-        "--description",
-        "donation dataset",
-        str(path),
-        cwd=path.parent,
-        committer=committer,
-    )
+    _call("create", path, committer, path=str(path), description="donation dataset")
     _configure(path, committer)
     (path / ".gitattributes").write_text(GITATTRIBUTES, encoding="utf-8")
 
 
 def save(dataset: Path, message: str, committer: Committer, *paths: Path) -> None:
-    datalad(
+    _call(
         "save",
-        "-d",
-        str(dataset),
-        "-m",
-        message,
-        *[str(p) for p in paths],
-        cwd=dataset,
-        committer=committer,
+        dataset,
+        committer,
+        dataset=str(dataset),
+        message=message,
+        path=[str(p) for p in paths] or None,
     )
 
 
