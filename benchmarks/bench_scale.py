@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import socket
 import subprocess
@@ -58,19 +59,32 @@ CR_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.1"
 SCRIPTS = Path(sysconfig.get_path("scripts"))
 
 
-def ingest_both(work: Path, name: str, packages: list[Path]) -> tuple[float, float, Path]:
-    """Serial and LocalCluster ingest of the same packages into two archives."""
-    times = []
+def cpu_seconds() -> float:
+    """CPU time of this process and of its children that have ended (LocalCluster workers,
+    git, git-annex): what a run costs, whatever else loads the machine."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def ingest_both(
+    work: Path, name: str, packages: list[Path]
+) -> tuple[float, float, Path, tuple[float, float]]:
+    """Serial and LocalCluster ingest of the same packages into two archives: seconds of
+    each, the cluster's archive, and the CPU seconds of each."""
+    times, cpu = [], []
     for mode, options in (("serial", {"jobs": 1}), ("cluster", {})):
         archive = new_archive(work / f"{name}-{mode}")
+        before = cpu_seconds()
         seconds, results = timed(
             lambda a=archive, o=options: list(pipeline.ingest(a, packages, **o))
         )
+        cpu.append(cpu_seconds() - before)
         bad = [r for r in results if r.action == "ingest" and r.status != "ok"]
         assert not bad, bad[:3]
         times.append(seconds)
-        print(f"  {name} {mode}: {seconds:.1f} s", file=sys.stderr)
-    return times[0], times[1], work / f"{name}-cluster"
+        print(f"  {name} {mode}: {seconds:.1f} s, {cpu[-1]:.1f} s of CPU", file=sys.stderr)
+    return times[0], times[1], work / f"{name}-cluster", (cpu[0], cpu[1])
 
 
 def bench_publication(work: Path, opened: Archive, sample: list[Path]) -> list[tuple[str, str]]:
@@ -436,7 +450,9 @@ def main() -> None:
             rows += bench_replicated_publication(work, packages[: args.seeds], n, args.old_sample)
             return report(load, rows)
         if "donations" not in args.skip:
-            serial, cluster, root = ingest_both(work, "one-file", packages[:n])
+            serial, cluster, root, (cpu_serial, cpu_cluster) = ingest_both(
+                work, "one-file", packages[:n]
+            )
             rows += [
                 (
                     f"ingest {n} one-file donations, one process",
@@ -447,6 +463,10 @@ def main() -> None:
                     f"{cluster:.1f} s ({n / cluster:.2f}/s)",
                 ),
                 ("speed-up (target >= 1.8x)", f"{serial / cluster:.2f}x"),
+                (
+                    "CPU a donation, one process / LocalCluster (all processes)",
+                    f"{cpu_serial / n:.2f} s / {cpu_cluster / n:.2f} s",
+                ),
             ]
             opened = open_archive(root)
             rows += bench_publication(work, opened, packages[n + 1 :])
@@ -460,7 +480,7 @@ def main() -> None:
                 synthetic_study(work / "studies" / f"s{i}", f, f"bench-study-{i:05d}", size=64)
                 for i in range(s)
             ]
-            serial, cluster, _ = ingest_both(work, "studies", studies)
+            serial, cluster, _, _ = ingest_both(work, "studies", studies)
             rows += [
                 (
                     f"ingest {s} studies of {f} files, one process",
