@@ -226,10 +226,10 @@ def screening_tables() -> None:
     ]
     for frame, kind, pixels in [*((f, "clean", f.pixels) for f in clean_frames()), *drawn]:
         modality = str(frame.ds.Modality)
-        start = time.perf_counter()
+        start = time.process_time()
         values = text.grey(pixels)
         regions = text.candidate_regions(values, text.find_strokes(values))
-        middle = time.perf_counter()
+        middle = time.process_time()
         screening = text.screen_frame(pixels)
         if kind != "clean":  # every stroke of the drawn text lies in what is sent
             change = np.abs(pixels.astype(np.float64) - frame.pixels)
@@ -238,7 +238,7 @@ def screening_tables() -> None:
                 sent_mask[top:bottom, left:right] = True
             kept.append(bool(sent_mask[change > 0.5 * change.max()].all()))
         candidate_seconds += middle - start
-        total_seconds += time.perf_counter() - middle
+        total_seconds += time.process_time() - middle
         count += 1
         if kind == "clean":
             clean.setdefault(modality, []).append(screening.text)
@@ -267,14 +267,15 @@ def screening_tables() -> None:
     print(
         f"clean frames sent to the detector: {sum(sent)}/{len(sent)}, "
         f"mean share of their area sent: {100 * sum(areas) / len(areas):.0f}%; "
-        f"per frame: candidate stage {1000 * candidate_seconds / count:.0f} ms, "
+        f"per frame (CPU): candidate stage {1000 * candidate_seconds / count:.0f} ms, "
         f"whole screening {1000 * total_seconds / count:.0f} ms (mean of {count} frames)"
     )
 
 
 def corpus_screening(folder: Path) -> None:
     """Per corpus file of one copy, in this process: decoding every frame, then the
-    candidate stage and the whole screening of each decoded frame."""
+    candidate stage and the whole screening of each decoded frame (CPU time of this
+    process: other processes on the machine do not count)."""
     from archive_builder.pixels.frames import DecodeError, decode, pixel_dataset
     from archive_builder.pixels.review import _pixel_element
 
@@ -286,26 +287,26 @@ def corpus_screening(folder: Path) -> None:
         element = _pixel_element(ds)
         if element is None:
             continue
-        start = time.perf_counter()
+        start = time.process_time()
         try:
             decoded = list(decode(pixel_dataset(ds, element, str(ds.file_meta.TransferSyntaxUID))))
         except DecodeError:  # not published: nothing to screen
             continue
-        decoding += time.perf_counter() - start
+        decoding += time.process_time() - start
         for frame in decoded:
-            start = time.perf_counter()
+            start = time.process_time()
             values = text.grey(frame)
             text.candidate_regions(values, text.find_strokes(values))
-            middle = time.perf_counter()
+            middle = time.process_time()
             result = text.screen_frame(frame)
             candidates += middle - start
-            screening += time.perf_counter() - middle
+            screening += time.process_time() - middle
             frames += 1
             sent += result.sent
             area += result.area * frame.shape[0] * frame.shape[1]
             everything += frame.shape[0] * frame.shape[1]
     print()
-    print(f"| one copy of the corpus ({frames} frames), one process | seconds |")
+    print(f"| one copy of the corpus ({frames} frames), one process | CPU seconds |")
     print("|---|---:|")
     print(f"| decoding every frame | {decoding:.2f} |")
     print(f"| candidate stage, every frame | {candidates:.2f} |")
