@@ -227,13 +227,14 @@ def test_ordinary_words_in_other_scripts_meet_no_new_spelling() -> None:
 
 def test_an_icc_profile_without_identifiers_is_kept(tmp_path: Path) -> None:
     # binary values are now searched glued and in more readings: a real colour profile
-    # (Little CMS's sRGB, through Pillow) still holds none of the patient's values
+    # (Little CMS's sRGB, through Pillow) still holds none of the patient's values, and
+    # is published (its colour data unchanged, its text replaced: test_deid_icc.py)
     from PIL import ImageCms
 
     profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
     files = _deid(_ct(ICCProfile=profile), tmp_path)
     published = dcmread(next(p for p in files if p.suffix == ".dcm"))
-    assert published.ICCProfile == profile
+    assert len(published.ICCProfile) > 400
 
 
 def test_the_committed_look_alikes_are_what_the_script_makes_from_unicodes_data() -> None:

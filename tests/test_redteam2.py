@@ -272,7 +272,8 @@ def test_a_record_label_naming_a_person_with_a_title_is_not_published(
 @pytest.mark.xfail(
     strict=True,
     reason="binary attributes are searched for collected values only; a name no header "
-    "collected, typed into a LUT's data or an ICC profile's text, is kept (not fixed)",
+    "collected, typed into a LUT's data, is kept (not fixed; an ICC profile's text is "
+    "replaced: test_deid_icc.py)",
 )
 def test_a_name_the_header_never_collected_is_not_published_from_lut_data(
     tmp_path: Path,

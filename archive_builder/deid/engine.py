@@ -33,6 +33,7 @@ from pydicom.tag import BaseTag, Tag
 from pydicom.uid import PYDICOM_IMPLEMENTATION_UID
 
 from .. import __version__, keys
+from . import icc
 from .allowlist import DICTIONARY_VALUES, SAFE_KEYWORDS
 from .codes import standard_meaning
 from .dates import shift_da, shift_dt, valid_tm
@@ -90,6 +91,17 @@ class Donor:
     date_offset_days: int
     patient_age: str  # DICOM AS, e.g. "045Y"; "090Y" for 90 and over
     sex: str = "O"  # from the donation record, used where the header has none
+
+
+def _canonical_icc(raw: DataElement | RawDataElement) -> bytes | None:
+    """An ICC profile in canonical form, or None (removed) when it cannot be read."""
+    value = raw.value
+    if not isinstance(value, bytes):
+        return None
+    try:
+        return icc.canonical(value)
+    except icc.IccError:
+        return None
 
 
 def _new(tag: int, vr: str, value: object) -> DataElement:
@@ -287,6 +299,12 @@ class _Cleaner:
             if tag not in PIXEL_TAGS and self._bytes_identify(raw, tag):
                 # an ICC profile, a LUT or unknown bytes holding a name or an ID
                 self.tally["removed", decision.name] += 1
+                continue
+            if tag == icc.ICC_PROFILE:  # colour data kept, its free text replaced (``icc``)
+                profile = _canonical_icc(raw)
+                self.tally["cleaned" if profile else "removed", decision.name] += 1
+                if profile:
+                    elements[tag] = _new(tag, "OB", profile)
                 continue
             dictionary = tag in _DICTIONARY_TAGS and _in_dictionary(source, tag)
             if decision.safe and self._kept_as_read(source, raw, tag, dictionary):

@@ -32,6 +32,7 @@ from pydicom.multival import MultiValue
 from pydicom.tag import BaseTag
 from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, UID, ExplicitVRLittleEndian
 
+from . import icc
 from .dates import valid_da, valid_dt, valid_tm
 from .errors import DeidError
 from .identifiers import UNDECODED_VRS, Identifiers, raw_vr, text_as_read, values_as_read
@@ -300,9 +301,24 @@ def find_leaks(ds: FileDataset, identifiers: Identifiers, encoded: bytes) -> lis
             | set(numbers_identify(identifiers, ds))
         )
     )
+    problems.extend(
+        "ICCProfile: a colour profile that is not in canonical form (free text may survive)"
+        for _, tag, raw, _ in _elements(ds)
+        if tag == icc.ICC_PROFILE and not _canonical(raw.value)
+    )
     if not problems and any(identifiers.find(text, strict=True) for text in _readings(encoded, ds)):
         problems.append("the encoded header holds an identifying value of the original")
     return problems
+
+
+def _canonical(value: object) -> bool:
+    """Whether an ICC profile is in the canonical form the engine writes (``icc``)."""
+    if not isinstance(value, bytes):
+        return False
+    try:
+        return icc.canonical(value) == value
+    except icc.IccError:
+        return False
 
 
 # Dates and times, whose values are searched for identifying values as whole words only:
