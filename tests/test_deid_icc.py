@@ -12,6 +12,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image, ImageCms
 from planted import assert_unpublished, ct, deid
 from pydicom import dcmread
@@ -102,8 +103,20 @@ def test_the_verifier_refuses_a_colour_profile_with_its_text(tmp_path: Path) -> 
     ]
 
 
-def test_a_profile_that_cannot_be_read_is_not_published(tmp_path: Path) -> None:
-    broken = srgb()[:140] + f"by {CALIBRATOR}".encode() + b"\0"
-    files = deid(ct(ICCProfile=broken + b"\0" * (len(broken) % 2)), tmp_path)
+def iccmax(profile: bytes) -> bytes:
+    """``profile`` as version 5 (iccMAX), its reserved header bytes holding the name."""
+    header = bytearray(with_text(profile)[:128])
+    header[8] = 5
+    header[100:128] = CALIBRATOR.encode().ljust(28, b"\0")
+    return bytes(header) + with_text(profile)[128:]
+
+
+@pytest.mark.parametrize("kind", ["truncated", "iccmax"])
+def test_a_profile_that_cannot_be_read_is_not_published(tmp_path: Path, kind: str) -> None:
+    if kind == "truncated":
+        profile = srgb()[:140] + f"by {CALIBRATOR}".encode() + b"\0"
+    else:
+        profile = iccmax(srgb())
+    files = deid(ct(ICCProfile=profile + b"\0" * (len(profile) % 2)), tmp_path)
     assert "ICCProfile" not in dcmread(next(p for p in files if p.suffix == ".dcm"))
     assert_unpublished(files, CALIBRATOR)

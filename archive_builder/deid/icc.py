@@ -24,7 +24,8 @@ the text is not searched: it is replaced. In the canonical form
   it), four-byte aligned, with nothing between or after them.
 
 Still free: the numbers inside colour data (a curve's values), as in a LUT.
-A profile whose header or tag table cannot be read is not published.
+A profile whose header or tag table cannot be read, or of a version other than 2
+and 4 (iccMAX, version 5, uses the reserved bytes), is not published.
 """
 
 from __future__ import annotations
@@ -94,6 +95,8 @@ def canonical(profile: bytes) -> bytes:
     its header or tag table cannot be read."""
     if len(profile) < _HEADER + 4 or profile[36:40] != _MAGIC:
         raise IccError("not an ICC profile (no 'acsp' signature)")
+    if profile[8] not in (2, 4):  # iccMAX (5) uses the header's reserved bytes and new types
+        raise IccError(f"an ICC profile of version {profile[8]}, not 2 or 4")
     (count,) = struct.unpack(">I", profile[_HEADER : _HEADER + 4])
     table_end = _HEADER + 4 + 12 * count
     if count > 1000 or table_end > len(profile):
