@@ -14,6 +14,7 @@ from pathlib import Path
 from pydicom.dataset import Dataset
 
 from .. import pixels
+from ..intake import HeaderBytes
 from .engine import Donor
 from .errors import DeidError, LeakError
 from .identifiers import Identifiers
@@ -21,6 +22,9 @@ from .study import Excluded, Output, process_one
 
 TASK_FILES = 8
 Where = tuple[int, int]  # a batch's result: (task, position in the task)
+# (input file, relative output path, the bytes its header was read from and its identifying
+# values collected from, its size and modification time when surveyed)
+Item = tuple[Path, str, HeaderBytes, tuple[int, int]]
 CHANGED = (
     "a file changed or went away after the folder was surveyed; run deid again on a folder "
     "that nothing writes to meanwhile"
@@ -36,10 +40,7 @@ def file_stamp(path: Path) -> tuple[int, int]:
 
 @dataclass(frozen=True)
 class Batch:
-    # (input file, relative output path, its header when the batch runs in this process (a
-    # worker process reads the file again, which costs less than receiving the header),
-    # its size and modification time when surveyed)
-    items: list[tuple[Path, str, Dataset | None, tuple[int, int]]]
+    items: list[Item]
     staging: Path
     donor: Donor
     identifiers: Identifiers
@@ -62,7 +63,10 @@ def _series_decisions(batch: Batch) -> list[pixels.Decision]:
     decisions = [pixels.KEEP] * len(batch.items)
     for indices in groups.values():
         items = [batch.items[i] for i in indices]
-        found = pixels.review_series([h for _, _, h, _ in items], [p for p, _, _, _ in items])
+        # the first header tells a CT or MR series, which the pixel stage reads whole
+        path, _, held, _ = items[0]
+        headers: list[Dataset | None] = [held.parse(path), *([None] * (len(items) - 1))]
+        found = pixels.review_series(headers, [p for p, _, _, _ in items])
         for index, decision in zip(indices, found, strict=True):
             decisions[index] = decision
     return decisions
@@ -80,7 +84,7 @@ def run_batch(batch: Batch) -> BatchResult:
         if changed:  # its identifiers were collected from what it held before
             return BatchResult(outputs, excluded, tally, [], CHANGED)
     series = _series_decisions(batch)
-    for (path, relpath, header, stamp), decision in zip(batch.items, series, strict=True):
+    for (path, relpath, held, stamp), decision in zip(batch.items, series, strict=True):
         try:
             changed = file_stamp(path) != stamp
         except OSError:
@@ -89,6 +93,7 @@ def run_batch(batch: Batch) -> BatchResult:
             return BatchResult(outputs, excluded, tally, [], CHANGED)
         try:
             target = batch.staging / relpath
+            header = held.parse(path)  # the header its identifying values were collected from
             out = process_one(path, target, batch.donor, batch.identifiers, tally, header, decision)
         except LeakError as exc:
             return BatchResult(outputs, excluded, tally, exc.problems, None)

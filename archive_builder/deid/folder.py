@@ -24,17 +24,15 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from pydicom.dataset import Dataset
-from pydicom.tag import Tag
 
 from .. import keys, pixels
-from ..intake import Instance, read_header
+from ..intake import HeaderBytes, Instance, read_header_bytes, summary
 from ..workers import Inline, Workers, workers
-from .batches import TASK_FILES, Batch, BatchResult, Tasks, Where, file_stamp
+from .batches import TASK_FILES, Batch, BatchResult, Item, Tasks, Where, file_stamp
 from .dates import collision_free_offset
 from .engine import Donor, age_string
 from .errors import DeidError, LeakError
 from .identifiers import Identifiers
-from .risk import PIXEL_KEYWORDS
 from .study import (
     StudyResult,
     collect_identifiers,
@@ -172,63 +170,29 @@ def _check_folders(in_dir: Path, out_dir: Path) -> None:
 @dataclass(frozen=True)
 class _Surveyed:
     path: Path
-    header: Dataset | None
+    header: Dataset | None  # the summary (``intake.summary``)
     reason: str | None
     identifiers: Identifiers | None
     stamp: tuple[int, int] = (0, 0)
+    header_bytes: HeaderBytes | None = None
 
 
-# What grouping files into patients and studies and planning a study read of a header
-# (see _donor, header_age, plan, exclusion_reason): all that a worker process sends back.
-_SUMMARY_TAGS = sorted(
-    Tag(keyword)
-    for keyword in (
-        "SpecificCharacterSet",  # to decode the rest as the full header would
-        "ImageType",
-        "SOPClassUID",
-        "SOPInstanceUID",
-        "StudyDate",
-        "Modality",
-        "PatientID",
-        "PatientBirthDate",
-        "PatientSex",
-        "PatientAge",
-        "BurnedInAnnotation",
-        "RecognizableVisualFeatures",
-        "StudyInstanceUID",
-        "SeriesInstanceUID",
-        "SeriesNumber",
-        "InstanceNumber",
-        *PIXEL_KEYWORDS,  # deferred: whether there is pixel data, not the data
-    )
-)
-
-
-def _summary(header: Dataset) -> Dataset:
-    """The few elements of ``header`` that the main process reads, as read."""
-    present = [tag for tag in _SUMMARY_TAGS if tag in header]
-    summary = Dataset({tag: header.get_item(tag, keep_deferred=True) for tag in present})
-    implicit_vr, little_endian = header.original_encoding
-    summary.set_original_encoding(implicit_vr, little_endian, header.original_character_set)
-    return summary
-
-
-def _survey_one(path: Path, key: bytes, whole: bool = True) -> _Surveyed:
-    """Read one file's header and collect its identifying values; in a worker process
-    (``whole`` false), keep only the summary the main process needs: sending whole
-    headers back costs more than reading them again."""
+def _survey_one(path: Path, key: bytes) -> _Surveyed:
+    """Read one file's header and collect its identifying values; keep the bytes it was
+    read from (a few KB, cheap to send back from a worker process) and the summary the
+    main process reads, never the parsed header."""
     if not stat.S_ISREG(path.lstat().st_mode):
         return _Surveyed(path, None, "not a regular file (symlinks are not followed)", None)
     stamp = file_stamp(path)
-    header, reason = read_header(path)
-    if header is None:
+    held, header, reason = read_header_bytes(path)
+    if held is None or header is None:
         return _Surveyed(path, None, reason or "unreadable", None)
     instance = Instance(path, defer_pixel_data(header))
     try:
         identifiers = collect_identifiers([instance], _donor(key, [instance]))
     except DeidError as exc:  # its study is refused, as ingest refuses the package
         identifiers = Identifiers(problem=str(exc))
-    return _Surveyed(path, header if whole else _summary(header), None, identifiers, stamp)
+    return _Surveyed(path, summary(header), None, identifiers, stamp, held)
 
 
 def files_under(in_dir: Path) -> list[Path]:
@@ -245,17 +209,14 @@ def survey(
     size and modification time as surveyed, and one reason per skipped file."""
     paths = files_under(in_dir) if paths is None else paths
     executor = executor or Inline()
-    whole = isinstance(executor, Inline)
-    surveyed = executor.map(
-        _survey_one, paths, [key] * len(paths), [whole] * len(paths), chunksize=16
-    )
+    surveyed = executor.map(_survey_one, paths, [key] * len(paths), chunksize=16)
     instances: list[Instance] = []
     found: dict[Path, Identifiers] = {}
     stamps: dict[Path, tuple[int, int]] = {}
     skipped: list[str] = []
     seen: set[str] = set()
     for item in surveyed:
-        if item.header is None or item.identifiers is None:
+        if item.header is None or item.identifiers is None or item.header_bytes is None:
             skipped.append(item.reason or "unreadable")
             continue
         uid = str(item.header.SOPInstanceUID)
@@ -263,7 +224,7 @@ def survey(
             skipped.append("a second copy of an instance already seen")
             continue
         seen.add(uid)
-        instances.append(Instance(item.path, item.header))
+        instances.append(Instance(item.path, item.header, item.header_bytes))
         found[item.path] = item.identifiers
         stamps[item.path] = item.stamp
     return instances, found, stamps, skipped
@@ -348,7 +309,7 @@ def _deidentify(
     staging_root: Path,
     progress: FolderProgress | None,
 ) -> Iterator[StudyOutcome]:
-    executor, inline, jobs = pool.executor, pool.here, pool.count
+    executor, jobs = pool.executor, pool.count
     instances, found, stamps, skipped = survey(in_dir, key, executor, paths)
     if not instances:
         raise FolderError(
@@ -372,7 +333,7 @@ def _deidentify(
         staging = staging_root / str(number)  # flat: one folder to make and move per study
         batches = [
             tasks.add(Batch(items, staging, donor, identifiers))
-            for items in _batched(layout, stamps, inline, jobs)
+            for items in _batched(layout, stamps, jobs)
         ]
         pending.append((folder, sources, identifiers, excluded, staging, batches))
     tasks.flush()
@@ -390,30 +351,27 @@ def _deidentify(
         yield StudyOutcome("skipped", str(in_dir), _counted(skipped), len(skipped))
 
 
-Item = tuple[Path, str, Dataset | None, tuple[int, int]]
-
-
 def _batched(
-    layout: list[tuple[Instance, str]],
-    stamps: dict[Path, tuple[int, int]],
-    inline: bool,
-    jobs: int,
+    layout: list[tuple[Instance, str]], stamps: dict[Path, tuple[int, int]], jobs: int
 ) -> list[list[Item]]:
     """The study's planned instances in batches: a series the pixel stage reviews as a
     whole in one batch, the others in batches spread over the workers."""
     whole: list[list[Item]] = []
     loose: list[Item] = []
     for members in series_of(layout):
-        items = [
-            (s.path, relpath, s.header if inline else None, stamps[s.path])
-            for s, relpath in members
-        ]
+        items = [(s.path, relpath, held(s), stamps[s.path]) for s, relpath in members]
         if pixels.whole_series([s.header for s, _ in members]):
             whole.append(items)
         else:
             loose.extend(items)
     size = max(1, min(TASK_FILES, -(-len(loose) // jobs)))
     return whole + [loose[i : i + size] for i in range(0, len(loose), size)]
+
+
+def held(instance: Instance) -> HeaderBytes:
+    if instance.header_bytes is None:  # every surveyed instance has its bytes
+        raise DeidError("an instance was surveyed without the bytes of its header")
+    return instance.header_bytes
 
 
 def _finish(

@@ -19,7 +19,7 @@ from pydicom.uid import UID
 
 from .. import __version__, pixels
 from ..intake import Instance as Source
-from ..intake.package import DEFER_BYTES
+from ..intake.header import DEFER_BYTES
 from ..pixels.review import NO_PIXELS, TEXT_FOUND, UNCHECKED_SYNTAX, UNDECODABLE
 from .dates import collision_free_offset
 from .engine import Donor, add_method_codes, already_deidentified, deidentify
@@ -231,13 +231,16 @@ def defer_pixel_data(header: Dataset) -> Dataset:
 
 
 def _read_for_deid(path: Path, header: Dataset | None) -> Dataset:
-    """The file's dataset: ``header`` (read before), or read now, with pixel data of
+    """The file's dataset: ``header`` (as intake read it), or read now, with pixel data of
     undefined length (encapsulated frames) read in and pixel data of defined length left
     unread: the writer copies it from the file."""
+    deflated = header is not None and UID(header.file_meta.TransferSyntaxUID).is_deflated
     if header is None:
         header = dcmread(path, defer_size=DEFER_BYTES)
-    if UID(header.file_meta.get("TransferSyntaxUID", "")).is_deflated:
-        return dcmread(path)  # deferred offsets point into the inflated stream: read it all
+        if UID(header.file_meta.get("TransferSyntaxUID", "")).is_deflated:
+            return dcmread(path)  # deferred offsets point into the inflated stream: read it all
+    elif deflated:
+        return header  # read from the whole file's bytes (``intake.HeaderBytes``)
     read_pixel_data(header, path, undefined_only=True)
     return header
 
@@ -256,8 +259,11 @@ def process_one(
     ``target``, in a staging folder that the caller moves into place once every file of
     the study is written, or removes.
 
-    ``header`` is the file's header as read before (see ``read_header``), when
-    there is one in this process: the file is not parsed again. ``series`` is
+    ``header`` is the file's header as intake read it (``Instance.dataset``):
+    the header whose identifying values were collected, so that nothing is
+    published that was not searched for them; only its pixel data is read from
+    the file (None reads the whole file now, for callers that collected from
+    the file just before). ``series`` is
     what the pixel stage decided for the file's series as a whole. The pixel
     data written is exactly the data the pixel stage decoded and screened.
     ``keep`` names the top-level attributes of the de-identified header that the
@@ -363,8 +369,9 @@ def collect_identifiers(
     identifiers = Identifiers(own={donor.public_id})
     for source in sources:
         try:
-            own = donor.public_id if already_deidentified(source.header, donor) else None
-            identifiers.add_dataset(source.header, own_output_for=own)
+            header = source.dataset()  # parsed again from its bytes: none is kept parsed
+            own = donor.public_id if already_deidentified(header, donor) else None
+            identifiers.add_dataset(header, own_output_for=own)
         except DeidError:
             raise
         except Exception as exc:  # a value pydicom cannot read: nothing is known of it
@@ -375,6 +382,16 @@ def collect_identifiers(
     for secret in secrets:
         identifiers.add_value(secret)
     return identifiers
+
+
+def review_headers(sources: Sequence[Source]) -> list[Dataset | None]:
+    """The headers a series is reviewed by in the pixel stage (``pixels.review_series``):
+    the whole headers where they are held parsed; else the first one's summary, all the
+    pixel stage needs to tell a CT or MR series, which it then reads whole, pixels
+    included (a parsed header of every slice would be read twice)."""
+    if all(source.header_bytes is None for source in sources):
+        return [source.header for source in sources]
+    return [sources[0].header, *([None] * (len(sources) - 1))]
 
 
 def series_of(layout: Sequence[tuple[Source, str]]) -> list[list[tuple[Source, str]]]:
@@ -445,12 +462,13 @@ def deidentify_study(
     result = StudyResult(excluded=excluded, identifiers=identifiers)
     done = 0
     for members in series_of(layout):
-        headers = [source.header for source, _ in members]
+        headers = review_headers([source for source, _ in members])
         decisions = pixels.review_series(headers, [source.path for source, _ in members])
         for (source, relpath), series in zip(members, decisions, strict=True):
             target = out_dir / relpath
+            header = source.dataset()
             output = process_one(
-                source.path, target, donor, identifiers, result.tally, source.header, series, keep
+                source.path, target, donor, identifiers, result.tally, header, series, keep
             )
             if isinstance(output, Excluded):
                 result.excluded.append({"modality": output.modality, "reason": output.reason})

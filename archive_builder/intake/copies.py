@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 from io import BytesIO
-from pathlib import Path
 from typing import BinaryIO
 
 from pydicom.dataelem import DataElement, RawDataElement
@@ -31,7 +30,8 @@ _LONG_HEADER_VRS = frozenset(
 _ITEM_DELIMITER = 0xFFFEE00D  # pydicom skips a stray one in a dataset: not a copy
 
 
-def _head_length(raw: RawDataElement, implicit_vr: bool) -> int:
+def head_length(raw: DataElement | RawDataElement, implicit_vr: bool) -> int:
+    """The length of the tag, VR and length that precede ``raw``'s value in its file."""
     if implicit_vr:
         return 8
     return 12 if raw.VR in _LONG_HEADER_VRS else 8
@@ -54,7 +54,7 @@ def _gaps(ds: Dataset, implicit_vr: bool, base: int) -> list[tuple[int, int]]:
         if not isinstance(raw, RawDataElement):  # decoded already: its place is not known
             end = None
             continue
-        start = raw.value_tell - _head_length(raw, implicit_vr)
+        start = raw.value_tell - head_length(raw, implicit_vr)
         if end is not None and start > end:
             gaps.append((base + end, base + start))
         end = _end(raw)
@@ -82,29 +82,27 @@ def _items(ds: Dataset, base: int) -> list[tuple[Dataset, int]]:
     return items
 
 
-def find_hidden_copies(ds: Dataset, path: Path) -> list[Dataset]:
+def find_hidden_copies(ds: Dataset, handle: BinaryIO) -> list[Dataset]:
     """The elements that pydicom read and dropped, at every depth: one Dataset (with the
     character set of ``ds``) per dataset or item that had some. Call it on a header just
-    read, before any of its elements is decoded. Raises an exception of pydicom's reader
-    when the bytes between two elements cannot be read as elements."""
+    read from ``handle`` (the bytes it was read from), before any of its elements is
+    decoded. Raises an exception of pydicom's reader when the bytes between two elements
+    cannot be read as elements."""
     implicit_vr, little_endian = ds.original_encoding
     if implicit_vr is None or little_endian is None:
         return []
     found: list[Dataset] = []
-    with path.open("rb") as handle:
-        pending = [(ds, 0)]
-        while pending:
-            current, base = pending.pop()
-            gaps = _gaps(current, implicit_vr, base)
-            if gaps:
-                copies = _read_gaps(handle, gaps, implicit_vr, little_endian)
-                if copies:
-                    dropped = Dataset(copies)
-                    dropped.set_original_encoding(
-                        implicit_vr, little_endian, ds.original_character_set
-                    )
-                    found.append(dropped)
-            pending.extend(_items(current, base))
+    pending = [(ds, 0)]
+    while pending:
+        current, base = pending.pop()
+        gaps = _gaps(current, implicit_vr, base)
+        if gaps:
+            copies = _read_gaps(handle, gaps, implicit_vr, little_endian)
+            if copies:
+                dropped = Dataset(copies)
+                dropped.set_original_encoding(implicit_vr, little_endian, ds.original_character_set)
+                found.append(dropped)
+        pending.extend(_items(current, base))
     return found
 
 

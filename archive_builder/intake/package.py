@@ -11,55 +11,43 @@ import os
 import shutil
 import stat
 import tempfile
-import warnings
 import zipfile
-import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from pydicom import dcmread
 from pydicom.dataset import Dataset
-from pydicom.errors import InvalidDicomError
-from pydicom.filereader import _read_file_meta_info, read_preamble
-from pydicom.uid import UID
 
 from ..config import Limits
-from .copies import HIDDEN, find_hidden_copies
 from .errors import IntakeError
+from .header import HeaderBytes, read_header_bytes, summary
+from .header import read_header as read_header  # where callers found it before
 from .record import RECORD_FILE, DonationRecord, read_record
 
-DICOMDIR_CLASS = "1.2.840.10008.1.3.10"
 _CHUNK = 1024 * 1024
-DEFER_BYTES = 4096
-# Attributes read before de-identification (grouping files into studies and patients,
-# the risk check): a file whose values of these cannot be read is skipped.
-_READ_FIRST = (
-    "SOPClassUID",
-    "SOPInstanceUID",
-    "StudyInstanceUID",
-    "SeriesInstanceUID",
-    "PatientID",
-    "PatientBirthDate",
-    "PatientSex",
-    "PatientAge",
-    "StudyDate",
-    "Modality",
-    "ImageType",
-    "BurnedInAnnotation",
-    "RecognizableVisualFeatures",
-    "SeriesNumber",
-    "InstanceNumber",
-)
 
 
 @dataclass(frozen=True)
 class Instance:
-    """One DICOM file of the package, with its header (read without pixel data)."""
+    """One DICOM file of the package: its header (without pixel data), and the bytes it
+    was read from.
+
+    Where ``header_bytes`` is given, ``header`` holds only the few attributes read
+    before de-identification (``header.summary``) and the whole header is parsed
+    again from the bytes each time it is needed (``dataset``): a study's headers
+    all wait in memory until its last file is de-identified.
+    """
 
     path: Path
     header: Dataset
+    header_bytes: HeaderBytes | None = None
+
+    def dataset(self) -> Dataset:
+        """The whole header, as intake read it."""
+        if self.header_bytes is None:
+            return self.header
+        return self.header_bytes.parse(self.path)
 
 
 @dataclass(frozen=True)
@@ -209,83 +197,6 @@ def _find_record(root: Path, label: str) -> Path:
     )
 
 
-def _inflated_size(path: Path) -> int:
-    """The size of a deflated file's dataset once inflated (pydicom reads it inflated, and
-    the positions of its values are positions in the inflated bytes); -1 if it does not
-    inflate."""
-    with path.open("rb") as handle:
-        read_preamble(handle, False)
-        _read_file_meta_info(handle)
-        inflater = zlib.decompressobj(-zlib.MAX_WBITS)
-        total = 0
-        try:
-            while chunk := handle.read(_CHUNK):
-                total += len(inflater.decompress(chunk, _CHUNK))
-                while inflater.unconsumed_tail:
-                    total += len(inflater.decompress(inflater.unconsumed_tail, _CHUNK))
-            total += len(inflater.flush())
-        except zlib.error:
-            return -1
-    return total
-
-
-def _truncated(ds: Dataset, path: Path) -> bool:
-    """Whether a deferred value (pixel data above all) runs past the end of the file (of
-    the inflated dataset, for a deflated file)."""
-    if UID(ds.file_meta.get("TransferSyntaxUID", "")).is_deflated:
-        size = _inflated_size(path)
-    else:
-        size = path.stat().st_size
-    for tag in list(ds.keys()):
-        raw = ds.get_item(tag, keep_deferred=True)
-        tell, length = getattr(raw, "value_tell", None), getattr(raw, "length", 0)
-        if tell is not None and length != 0xFFFFFFFF and tell + length > size:
-            return True
-    return False
-
-
-def read_header(path: Path) -> tuple[Dataset | None, str | None]:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            # Large values (pixel data above all) are deferred: known to exist, not loaded.
-            ds = dcmread(path, defer_size=DEFER_BYTES)
-        except InvalidDicomError:
-            try:
-                forced = dcmread(path, stop_before_pixels=True, force=True)
-            except Exception:
-                return None, "not a DICOM file"
-            if len(forced) and "SOPClassUID" in forced:
-                return None, "not a valid DICOM file (readable only with force=True)"
-            return None, "not a DICOM file"
-        except Exception:
-            return None, "a damaged or truncated DICOM file"
-    meta = ds.file_meta
-    if str(meta.get("MediaStorageSOPClassUID", "")) == DICOMDIR_CLASS:
-        return None, "a DICOMDIR (a media index, not an image)"
-    if "TransferSyntaxUID" not in meta:
-        return None, "a DICOM file without a transfer syntax in its file meta"
-    try:
-        # copies of an attribute that pydicom dropped: read before any element is decoded
-        deflated = UID(meta.TransferSyntaxUID).is_deflated
-        hidden = [] if deflated else find_hidden_copies(ds, path)
-    except Exception:  # bytes between two elements that are not elements
-        return None, "a damaged DICOM file (bytes between two elements are not elements)"
-    if hidden:
-        object.__setattr__(ds, HIDDEN, hidden)
-    try:
-        if _truncated(ds, path):
-            return None, "a damaged or truncated DICOM file"
-        # what grouping and the risk check read must be readable as text
-        for keyword in _READ_FIRST:
-            _ = str(ds.get(keyword, ""))
-    except Exception:  # a value of an unknown VR, or stored in a way pydicom cannot read
-        return None, "a DICOM file whose identifying or risk attributes cannot be read"
-    if not ds.get("StudyInstanceUID") or not ds.get("SOPInstanceUID"):
-        return None, "a DICOM file without Study or SOP Instance UID"
-    return ds, None
-
-
 def _survey(root: Path, files: list[Path], label: str) -> tuple[list[Instance], list[str]]:
     instances: list[Instance] = []
     skipped: list[str] = []
@@ -293,8 +204,8 @@ def _survey(root: Path, files: list[Path], label: str) -> tuple[list[Instance], 
     for path in files:
         if path.parent == root and path.name == RECORD_FILE:
             continue
-        header, reason = read_header(path)
-        if header is None:
+        held, header, reason = read_header_bytes(path)
+        if held is None or header is None:
             skipped.append(reason or "unreadable")
             continue
         uid = str(header.SOPInstanceUID)
@@ -302,7 +213,7 @@ def _survey(root: Path, files: list[Path], label: str) -> tuple[list[Instance], 
             skipped.append("a second copy of an instance already in the package")
             continue
         seen.add(uid)
-        instances.append(Instance(path, header))
+        instances.append(Instance(path, summary(header), held))
     if not instances:
         raise IntakeError(
             f"{label}: holds no DICOM file"
