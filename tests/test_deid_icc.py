@@ -120,3 +120,108 @@ def test_a_profile_that_cannot_be_read_is_not_published(tmp_path: Path, kind: st
     files = deid(ct(ICCProfile=profile + b"\0" * (len(profile) % 2)), tmp_path)
     assert "ICCProfile" not in dcmread(next(p for p in files if p.suffix == ".dcm"))
     assert_unpublished(files, CALIBRATOR)
+
+
+def tags_of(profile: bytes) -> list[tuple[bytes, bytes]]:
+    (count,) = struct.unpack(">I", profile[128:132])
+    entries = [struct.unpack(">4sII", profile[132 + 12 * i : 144 + 12 * i]) for i in range(count)]
+    return [(signature, profile[offset : offset + size]) for signature, offset, size in entries]
+
+
+def assembled(header: bytes, tags: list[tuple[bytes, bytes]]) -> bytes:
+    """A profile laid out as the engine lays one out (tags in order, four-byte aligned,
+    shared data shared): written here from the specification, not by the code tested."""
+    table_end = 132 + 12 * len(tags)
+    body, table, placed = b"", struct.pack(">I", len(tags)), {}
+    for signature, data in tags:
+        if data not in placed:
+            body += bytes(-(table_end + len(body)) % 4)
+            placed[data] = table_end + len(body)
+            body += data
+        table += struct.pack(">4sII", signature, placed[data], len(data))
+    body += bytes(-(table_end + len(body)) % 4)
+    return struct.pack(">I", table_end + len(body)) + header[4:128] + table + body
+
+
+NAME = CALIBRATOR.encode()
+
+
+def planted(kind: str) -> bytes:
+    """A published-looking profile (canonical: text replaced, header zeroed) with the
+    calibrator's name or initials where its colour data or layout leave room for bytes."""
+    base = {"lab": "LAB", "xyz": "XYZ"}.get(kind.split("-")[0], "sRGB")
+    published = icc.canonical(
+        bytes(ImageCms.ImageCmsProfile(ImageCms.createProfile(base)).tobytes())
+    )
+    header, tags = bytearray(published[:128]), tags_of(published)
+    if kind == "trailing":  # after a parametric curve's parameters, inside the tag's size
+        tags = [(s, d + NAME if s == b"rTRC" else d) for s, d in tags]
+    elif kind in ("lab-trailing", "xyz-trailing"):  # after a lookup table, inside its size
+        tags = [(s, d + NAME if s == b"A2B0" else d) for s, d in tags]
+    elif kind == "xyz-gap":  # between an mAB's header and its first element
+        tags = [(s, mab_with_gap(d) if s == b"A2B0" else d) for s, d in tags]
+    elif kind == "lab-pad":  # the reserved byte after an mft2's grid points
+        tags = [(s, d[:11] + b"W" + d[12:] if s == b"A2B0" else d) for s, d in tags]
+    elif kind == "signatures":  # tag signatures spelling the name, each a copy of a curve
+        curve = dict(tags)[b"rTRC"]
+        tags += [(NAME[i : i + 4].ljust(4), curve) for i in range(0, len(NAME), 4)]
+    elif kind == "private":  # a private tag of bytes (uInt8ArrayType)
+        tags.append((b"priv", b"ui08\0\0\0\0" + NAME))
+    elif kind == "technology":  # a signature tag of no registered value
+        tags.append((b"tech", b"sig \0\0\0\0" + DEVICE))
+    elif kind == "device-class":
+        header[12:16] = DEVICE
+    elif kind == "intent":
+        header[64:68] = DEVICE
+    elif kind == "illuminant":
+        header[68:80] = NAME[:12]
+    elif kind == "version":
+        header[10:12] = DEVICE[:2]
+    return assembled(bytes(header), tags)
+
+
+def mab_with_gap(data: bytes) -> bytes:
+    """An mAB tag with the name between its 32-byte header and its elements, whose
+    offsets are moved past it."""
+    offsets = struct.unpack(">5I", data[12:32])
+    gap = NAME + bytes(-len(NAME) % 4)
+    moved = struct.pack(">5I", *(o + len(gap) if o else 0 for o in offsets))
+    return data[:12] + moved + gap + data[32:]
+
+
+ATTACKS = [
+    "trailing",
+    "lab-trailing",
+    "xyz-trailing",
+    "xyz-gap",
+    "lab-pad",
+    "signatures",
+    "private",
+    "technology",
+    "device-class",
+    "intent",
+    "illuminant",
+    "version",
+]
+
+
+@pytest.mark.parametrize("kind", ATTACKS)
+def test_no_byte_of_a_profile_outside_its_colour_data_is_published(
+    tmp_path: Path, kind: str
+) -> None:
+    """Free bytes that are not colour numbers (inside a tag's size after its data, between
+    a table's parts, reserved bytes, tag signatures, header fields) are not published,
+    and the verifier refuses a profile holding them."""
+    profile = planted(kind)
+    needle = {"technology": DEVICE, "device-class": DEVICE, "intent": DEVICE}.get(kind, NAME[:4])
+    needle = {"version": DEVICE[:2], "lab-pad": b"W\0\1\0\0"}.get(kind, needle)
+    assert needle in profile
+    files = deid(ct(ICCProfile=profile), tmp_path)
+    published = dcmread(next(p for p in files if p.suffix == ".dcm"))
+    assert needle not in published.get("ICCProfile", b"")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        published.ICCProfile = profile
+    assert find_leaks(published, Identifiers(), header_bytes(published)) == [
+        "ICCProfile: a colour profile that is not in canonical form (free text may survive)"
+    ]
