@@ -35,15 +35,20 @@ def scripts_dir() -> Path:
 
 
 def tool_env(identity: tuple[str, str] | None = None) -> dict[str, str]:
+    """The environment of git, git-annex and DataLad: the user's identity and DataLad
+    settings left out, and none of git's configuration but the repository's own (not
+    the global file, the system file, items given in the environment, nor a template
+    directory: a hook they name runs at every commit and can sign it as the user)."""
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("GIT_AUTHOR_", "GIT_COMMITTER_", "DATALAD_"))
-        and k not in ("EMAIL", "GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE")
+        if not k.startswith(("GIT_AUTHOR_", "GIT_COMMITTER_", "DATALAD_", "GIT_CONFIG"))
+        and k not in ("EMAIL", "GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_TEMPLATE_DIR")
     }
     paths = [str(scripts_dir()), str(Path(sys.executable).parent)]
     env["PATH"] = os.pathsep.join([*dict.fromkeys(paths), env.get("PATH", "")])
     env["GIT_CONFIG_GLOBAL"] = os.devnull
+    env["GIT_CONFIG_NOSYSTEM"] = "1"
     env["GIT_TERMINAL_PROMPT"] = "0"
     env["DATALAD_UI_PROGRESSBAR"] = "none"
     if identity is not None:
