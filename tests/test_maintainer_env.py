@@ -60,3 +60,30 @@ def test_git_configuration_outside_the_global_file_changes_nothing_the_archive_w
     for repo in (archive_dir / "datasets", archive_dir / "datasets" / public_id):
         log = history(repo)
         assert "Maintainer" not in log and "hospital" not in log, log
+
+
+def test_datalad_imported_before_in_the_maintainers_environment_changes_nothing(
+    archive_dir: Path, make_package, monkeypatch, tmp_path: Path
+) -> None:
+    """DataLad reads its configuration (``DATALAD_*`` and git's) when first imported and
+    keeps it: imported by another library before an ingest, in the maintainer's
+    environment, its settings must not reach the datasets (here: the annex backend,
+    which names every file's key in the published history)."""
+    import datalad
+
+    monkeypatch.setenv("DATALAD_REPO_BACKEND", "SHA1E")
+    datalad.cfg.reload(force=True)  # as a first import in this environment reads it
+    try:
+        result = run_cli("ingest", archive_dir, make_package())
+    finally:
+        monkeypatch.undo()
+        datalad.cfg.reload(force=True)
+    assert result.exit_code == 0 and "added as " in result.output, result.output
+    public_id = result.output.split("added as ")[1].split()[0]
+    written = subprocess.run(
+        ["git", "-C", str(archive_dir / "datasets" / public_id), "log", "--all", "-p", "--raw"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "SHA256E" in written and "SHA1E" not in written

@@ -9,7 +9,10 @@ They run under the same environment as every subprocess (``process.tool_env``:
 the archive's identity and the day's date, the user's global git configuration
 ignored, DataLad's own ``DATALAD_*`` settings dropped): it is put in
 ``os.environ`` for the length of the call, before DataLad is first imported
-(DataLad reads its configuration then), and taken away after it. DataLad
+(DataLad reads its configuration then, and keeps it: imported before, by
+another library in the user's environment, it reads it again, and settings
+given to it in Python, ``datalad.cfg.overrides``, are set aside for the call),
+and taken away after it. DataLad
 starts its git and git-annex processes with a copy of ``os.environ`` made at
 each call.
 """
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -59,9 +63,14 @@ def call(
     """``datalad.api.<action>(**kwargs)``; a failure is a ``ToolError`` naming ``where``
     (or a ``DiskFullError``), as a failed command is."""
     with _environment(identity, extra):
+        imported = "datalad" in sys.modules
         api = _api()
+        import datalad
         from datalad.support.exceptions import CommandError, IncompleteResultsError
 
+        overrides, datalad.cfg.overrides = datalad.cfg.overrides, {}
+        if imported:  # perhaps by another library, in the user's environment: read again
+            datalad.cfg.reload(force=True)
         try:
             getattr(api, action)(**kwargs, result_renderer="disabled", on_failure="stop")
         except (CommandError, IncompleteResultsError, OSError) as exc:
@@ -70,6 +79,10 @@ def call(
                 raise DiskFullError(disk_full_message(f"`datalad {action}` in {where}")) from None
             detail = "\n  ".join(text.strip().splitlines()[-5:])
             raise ToolError(f"`datalad {action}` failed in {where}:\n  {detail}") from None
+        finally:
+            datalad.cfg.overrides = overrides
+            if overrides:
+                datalad.cfg.reload()
 
 
 def _describe(exc: BaseException) -> str:
