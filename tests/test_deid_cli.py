@@ -186,6 +186,32 @@ def test_bad_input_is_skipped_or_excluded_with_a_reason_never_a_traceback(
     assert not list((tmp_path / "out").rglob("*.partial"))
 
 
+def test_a_file_meta_naming_no_known_transfer_syntax_is_skipped_not_a_traceback(
+    tmp_path: Path,
+) -> None:
+    # a vendor's private transfer syntax (or any UID that is not one): pydicom reads the
+    # dataset as explicit VR little endian, and asking the UID whether it is deflated raises
+    folder = tmp_path / "in"
+    _ct(folder, "good.dcm")
+    odd = _ct(
+        folder,
+        "private-syntax.dcm",
+        patient="PAT-0002",
+        study="1.2.826.0.1.3680043.10.555.9",
+        sop="1.2.826.0.1.3680043.10.555.9.1",
+    )
+    ds = dcmread(odd)
+    ds.file_meta.TransferSyntaxUID = "1.2.826.0.1.3680043.10.555.42"
+    ds.save_as(odd, enforce_file_format=True)
+    result = run_cli("deid", folder, tmp_path / "out", "--key-file", tmp_path / "k")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert sum(line.startswith("ok ") for line in lines) == 1
+    skipped = next(line for line in lines if line.startswith("skipped"))
+    assert "transfer syntax" in skipped
+    assert len(list((tmp_path / "out").rglob("*.dcm"))) == 1
+
+
 @pytest.mark.parametrize(
     ("setup", "message"),
     [

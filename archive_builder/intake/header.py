@@ -261,8 +261,11 @@ def _read_bytes(path: Path) -> tuple[HeaderBytes | None, int, str | None]:
             return None, 0, "a DICOMDIR (a media index, not an image)"
         if "TransferSyntaxUID" not in meta:
             return None, 0, "a DICOM file without a transfer syntax in its file meta"
+        syntax = UID(meta.TransferSyntaxUID)
+        if not syntax.is_transfer_syntax:  # a private one: how its values are stored is unknown
+            return None, 0, "a DICOM file whose file meta names no known transfer syntax"
         size = os.fstat(handle.fileno()).st_size
-        if UID(meta.TransferSyntaxUID).is_deflated:
+        if syntax.is_deflated:
             handle.seek(0)
             data = handle.read()
             return HeaderBytes.of(data), _inflated_size(data), None
