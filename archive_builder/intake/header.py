@@ -261,9 +261,11 @@ def _read_bytes(path: Path) -> tuple[HeaderBytes | None, int, str | None]:
             return None, 0, "a DICOMDIR (a media index, not an image)"
         if "TransferSyntaxUID" not in meta:
             return None, 0, "a DICOM file without a transfer syntax in its file meta"
-        syntax = UID(meta.TransferSyntaxUID)
-        if not syntax.is_transfer_syntax:  # a private one: how its values are stored is unknown
+        value = meta.TransferSyntaxUID
+        # a private one or several: how its values are stored is unknown
+        if not isinstance(value, str) or not UID(value).is_transfer_syntax:
             return None, 0, "a DICOM file whose file meta names no known transfer syntax"
+        syntax = UID(value)
         size = os.fstat(handle.fileno()).st_size
         if syntax.is_deflated:
             handle.seek(0)
