@@ -339,6 +339,25 @@ def test_the_first_of_two_copies_of_a_name_is_collected_too(tmp_path: Path) -> N
     _assert_absent(outputs, ["QUORZEL"])
 
 
+def test_the_first_of_two_copies_after_a_large_value_is_collected_too(tmp_path: Path) -> None:
+    """A value over 4 KB just before the copy (a private one here) is read in from the
+    header's bytes after they are parsed; the copy after it is collected all the same.
+    Convolution Kernel keeps letters then digits unless they are an identifying value."""
+    ds = _ct(PatientName="Visible^Name", ConvolutionKernel="QZ7731")
+    ds.private_block(0x0009, "ACME 1.0", create=True).add_new(0x01, "OB", bytes(6000))
+    buffer = BytesIO()
+    ds.save_as(buffer, enforce_file_format=True)
+    data = buffer.getvalue()
+    at = data.index(b"\x10\x00\x10\x00PN")
+    assert data[at - 6000 - 12 : at - 6000 - 10] == b"\x09\x00"  # the large value just before
+    assert data[at - 6000 : at] == bytes(6000)
+    copy = b"\x10\x00\x10\x00PN" + struct.pack("<H", 14) + b"QZ7731^Hidden "
+    twice = data[:at] + copy + data[at:]
+    assert dcmread(BytesIO(twice)).PatientName == "Visible^Name"
+    outputs = _published(twice, tmp_path)
+    _assert_absent(outputs, ["QZ7731"])
+
+
 def test_the_first_of_two_copies_inside_a_sequence_item_is_collected_too(tmp_path: Path) -> None:
     item = Dataset()
     item.ReferencedSOPClassUID = "1.2.840.10008.5.1.4.1.1.2"

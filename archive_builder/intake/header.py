@@ -91,15 +91,18 @@ class HeaderBytes:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             ds = dcmread(held, defer_size=DEFER_BYTES if self.holes else None)
+            # before any value is read in: a value read in is decoded, its place no longer
+            # known, and the copies after it would be missed
+            hidden = None
+            if not UID(ds.file_meta.get("TransferSyntaxUID", "")).is_deflated:
+                hidden = find_hidden_copies(ds, held)
             for tag in ds.keys() - PIXEL_TAGS:  # read in here, never from the file
                 raw: DataElement | RawDataElement = ds.get_item(tag, keep_deferred=True)
                 if isinstance(raw, RawDataElement) and raw.value is None and raw.length:
                     ds[tag] = read_deferred_data_element(HeldFile, held, None, raw)
         ds.buffer, ds.filename, ds.fileobj_type, ds.timestamp = None, str(path), open, None
-        if not UID(ds.file_meta.get("TransferSyntaxUID", "")).is_deflated:
-            hidden = find_hidden_copies(ds, held)
-            if hidden:
-                object.__setattr__(ds, HIDDEN, hidden)
+        if hidden:
+            object.__setattr__(ds, HIDDEN, hidden)
         return ds
 
 
