@@ -11,8 +11,7 @@ frames without any go no further. The text detector then sees only the tiles
 (192 pixels, overlapping) that hold marked cells, each rendered in its own
 window and equalised locally and in a window just above the frame's floor (so text near the
 floor of a 12-bit range, at its top or dark across anatomy is as visible as
-any); crops under 96 pixels a side are upscaled 3x, and frames under 96 pixels
-a side 5x, in a border of their own edge (small text at low contrast).
+any), upscaled when small.
 A line the detector finds counts only where the candidate stage saw strokes.
 
 The detector is PP-OCRv5's text detection model (DB, Apache-2.0), shipped
@@ -41,8 +40,6 @@ GLYPH = (3, 48)  # glyph components: largest side in pixels (at each level)
 NEIGHBOURS = 3  # glyph components within 3x3 cells that mark them
 SMALL_FRAME = 256 * 256  # frames up to this size go to the detector whole
 MIN_CROP, UPSCALE = 96, 3  # crops below this side are upscaled 3x (small glyphs)
-# a whole frame below that side (64x64 MR): 5x, in a border of its own edge (24 pixels)
-WHOLE_UPSCALE, BORDER = 5, 24
 MARGIN = 8  # pixels around a group of marked cells
 TILE, TILE_OVERLAP = 192, 40  # the detector sees tiles of regions, each in its own window
 CLAHE_LIMIT = 3.0
@@ -361,20 +358,16 @@ def screen_values(values: np.ndarray) -> Screening:
     spread = max(ceiling - floor, 1.0)
     for top, bottom, left, right in regions:
         crop = np.ascontiguousarray(values[top:bottom, left:right])
-        factor, border = 1, 0
-        if min(crop.shape) < MIN_CROP:
-            whole = crop.shape == values.shape  # a crop of a larger frame: large glyphs too
-            factor, border = (WHOLE_UPSCALE, BORDER) if whole else (UPSCALE, 0)
+        factor = UPSCALE if min(crop.shape) < MIN_CROP else 1
         for image in renderings(crop, floor, spread):
             if factor > 1:
                 image = cv2.resize(image, None, fx=factor, fy=factor, interpolation=cv2.INTER_CUBIC)
-                image = cv2.copyMakeBorder(image, *[border] * 4, cv2.BORDER_REPLICATE)
             for x0, y0, x1, y1 in text_boxes(image):
                 if found.inside(
-                    left + (x0 - border) / factor - 2,
-                    top + (y0 - border) / factor - 2,
-                    left + (x1 - border) / factor + 2,
-                    top + (y1 - border) / factor + 2,
+                    left + x0 / factor - 2,
+                    top + y0 / factor - 2,
+                    left + x1 / factor + 2,
+                    top + y1 / factor + 2,
                 ):
                     return Screening(text=True, sent=True, area=share)
     return Screening(text=False, sent=True, area=share)
