@@ -386,12 +386,15 @@ def collect_identifiers(
 
 def review_headers(sources: Sequence[Source]) -> list[Dataset | None]:
     """The headers a series is reviewed by in the pixel stage (``pixels.review_series``):
-    the whole headers where they are held parsed; else the first one's summary, all the
-    pixel stage needs to tell a CT or MR series, which it then reads whole, pixels
-    included (a parsed header of every slice would be read twice)."""
+    the whole headers where they are held parsed; else the first one's whole header,
+    parsed from its bytes, and None for the others: the pixel stage tells a CT or MR
+    series by it and then reads the series whole, pixels included (a parsed header of
+    every slice would be read twice). Never a summary: a series of one instance is
+    judged by the headers given (a sagittal head image by its orientation and
+    description, which no summary holds)."""
     if all(source.header_bytes is None for source in sources):
         return [source.header for source in sources]
-    return [sources[0].header, *([None] * (len(sources) - 1))]
+    return [sources[0].dataset(), *([None] * (len(sources) - 1))]
 
 
 def series_of(layout: Sequence[tuple[Source, str]]) -> list[list[tuple[Source, str]]]:
