@@ -262,7 +262,7 @@ def _fill(dataset: Path, package: Package, public_id: str, context: IngestContex
     study.skipped.extend(package.skipped)
     public_record = record.public(public_id)
     instances = [
-        instance_entry(o.relpath, dataset / o.relpath, o.header, o.transfer_syntax)
+        instance_entry(o.relpath, dataset / o.relpath, o.attributes, o.transfer_syntax)
         for o in study.outputs
     ]
     # every text that leaves private/ passes it; the region is the donor's own text

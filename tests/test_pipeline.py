@@ -30,6 +30,24 @@ def test_init_creates_an_archive_with_a_private_key_and_a_superdataset(archive_d
     assert git_log(archive_dir / "datasets")  # committed
 
 
+def test_instances_json_holds_the_published_headers_values_as_written(
+    archive_dir: Path, make_package
+) -> None:
+    """The catalog's values are those of the published file: multi-values joined as the
+    header writes them (0.661468, not a float's repr), numbers as numbers, absent as null."""
+    result = run_cli("ingest", archive_dir, make_package([sample("CT_small.dcm")]))
+    assert result.exit_code == 0, result.output
+    dataset = archive_dir / "datasets" / result.output.split("added as ")[1].split()[0]
+    [entry] = json.loads((dataset / "instances.json").read_text())
+    ds = dcmread(dataset / entry["path"])
+    assert entry["PixelSpacing"] == "0.661468\\0.661468"
+    assert entry["ImageType"] == "ORIGINAL\\PRIMARY\\AXIAL"
+    assert (entry["Rows"], entry["SliceThickness"], entry["KVP"]) == (128, 5.0, 120.0)
+    assert entry["NumberOfFrames"] is None and entry["SeriesDescription"] is None
+    for keyword in ("StudyInstanceUID", "SOPInstanceUID", "Modality", "StudyDate", "PatientAge"):
+        assert entry[keyword] == ds[keyword].value, keyword
+
+
 def test_init_refuses_an_existing_archive(archive_dir: Path) -> None:
     result = run_cli("init", archive_dir)
     assert result.exit_code == 2

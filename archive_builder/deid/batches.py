@@ -48,7 +48,7 @@ class Batch:
 
 @dataclass(frozen=True)
 class BatchResult:
-    outputs: list[Output]  # headers left out: the report needs counts only
+    outputs: list[Output]
     excluded: list[Excluded]  # what the pixel stage did not publish
     tally: Counter[tuple[str, str]]
     problems: list[str]
@@ -102,7 +102,7 @@ def run_batch(batch: Batch) -> BatchResult:
         if isinstance(out, Excluded):
             excluded.append(out)
         else:
-            outputs.append(replace(out, relpath=relpath, header=Dataset()))
+            outputs.append(replace(out, relpath=relpath))
     return BatchResult(outputs, excluded, tally, [], None)
 
 

@@ -40,7 +40,9 @@ class Output:
 
     relpath: str
     size: int
-    header: Dataset  # the de-identified header, pixel data dropped (or what ``keep`` names)
+    # the attributes of the de-identified header that ``keep`` named, as plain values
+    # (``plain``): held for every file of a study, so no pydicom element
+    attributes: dict[str, str | int | float | None]
     transfer_syntax: str
     frames: int = 0  # frames decoded and screened
     detector: int = 0  # frames the pre-filter sent to the text detector
@@ -253,7 +255,7 @@ def process_one(
     tally: Counter[tuple[str, str]],
     header: Dataset | None = None,
     series: pixels.Decision = pixels.KEEP,
-    keep: Collection[str] | None = None,
+    keep: Collection[str] = (),
 ) -> Output | Excluded:
     """Review the pixel data of one file, de-identify it, verify it, and write it to
     ``target``, in a staging folder that the caller moves into place once every file of
@@ -267,7 +269,7 @@ def process_one(
     what the pixel stage decided for the file's series as a whole. The pixel
     data written is exactly the data the pixel stage decoded and screened.
     ``keep`` names the top-level attributes of the de-identified header that the
-    Output keeps (the caller's catalog needs); None keeps all but the pixel data.
+    Output keeps (the caller's catalog needs), as plain values (``plain``).
 
     Returns Excluded (nothing written) when the pixel stage does not publish the
     file. Raises DeidError when the file cannot be read or de-identified,
@@ -311,7 +313,7 @@ def process_one(
         target.unlink(missing_ok=True)  # never a half-written file, even in a staging folder
         raise
     syntax = str(clean.file_meta.TransferSyntaxUID)
-    kept = _kept(clean, keep)
+    attributes = {k: plain(clean.get(k)) for k in keep if k in clean and k not in PIXEL_KEYWORDS}
     replacement = decision.replacement
     defaced = (
         replacement.note if replacement and replacement.note in pixels.DEFACING_NOTES else None
@@ -319,7 +321,7 @@ def process_one(
     return Output(
         target.name,
         size,
-        kept,
+        attributes,
         syntax,
         decision.frames,
         decision.detector,
@@ -328,20 +330,33 @@ def process_one(
     )
 
 
-def _kept(clean: Dataset, keep: Collection[str] | None) -> Dataset:
-    """What an Output keeps of a written file's de-identified header: the attributes
-    ``keep`` names, or all but the pixel data. A study's outputs are all held until the
-    last file is written, so a few attributes each keep a 10,000-file study small."""
-    if keep is None:
-        for keyword in PIXEL_KEYWORDS:
-            if keyword in clean:
-                del clean[keyword]
-        return clean
-    kept = Dataset()
-    for keyword in keep:
-        if keyword in clean and keyword not in PIXEL_KEYWORDS:
-            kept[keyword] = clean[keyword]
-    return kept
+def _joined(value: Any) -> Any:
+    if value is None or value == "":
+        return None
+    if isinstance(value, str | int | float):
+        return value
+    if isinstance(value, bytes):
+        return None
+    try:
+        items = [_joined(v) for v in value]
+    except TypeError:
+        return str(value)
+    return "\\".join(str(v) for v in items)
+
+
+def plain(value: Any) -> str | int | float | None:
+    """A value of a de-identified header as ``instances.json`` holds it: None for an
+    empty or binary value, a multi-value joined with backslashes (each as the header
+    writes it), else a plain str, int or float (not pydicom's subclasses, which carry
+    more: a study's outputs are all held until its last file is written)."""
+    value = _joined(value)
+    if isinstance(value, str):
+        return str.__str__(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    return None
 
 
 def _publish_pixels(clean: FileDataset, decision: pixels.Decision) -> None:
@@ -448,7 +463,7 @@ def deidentify_study(
     *,
     secrets: Sequence[str] = (),
     progress: Progress | None = None,
-    keep: Collection[str] | None = None,
+    keep: Collection[str] = (),
 ) -> StudyResult:
     """De-identify ``sources`` into ``out_dir``; raise LeakError if any identifier survives.
 

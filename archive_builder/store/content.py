@@ -12,12 +12,11 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
-
-from pydicom.dataset import Dataset
 
 from .. import text as published_text
 from .objects import dataset_id
@@ -62,23 +61,11 @@ INSTANCE_KEYWORDS = (
 )
 
 
-def _plain(value: Any) -> Any:
-    if value is None or value == "":
-        return None
-    if isinstance(value, str | int | float):
-        return value
-    if isinstance(value, bytes):
-        return None
-    try:
-        items = [_plain(v) for v in value]
-    except TypeError:
-        return str(value)
-    return "\\".join(str(v) for v in items)
-
-
 def instance_entry(
-    relpath: str, path: Path, header: Dataset, transfer_syntax: str
+    relpath: str, path: Path, attributes: Mapping[str, Any], transfer_syntax: str
 ) -> dict[str, Any]:
+    """The entry of one published file: ``attributes`` are the values of its
+    de-identified header that ``INSTANCE_KEYWORDS`` name, as ``deid.plain`` made them."""
     digest = hashlib.sha256()
     size = 0
     with path.open("rb") as handle:
@@ -94,8 +81,7 @@ def instance_entry(
         "TransferSyntaxUID": transfer_syntax,
     }
     for keyword in INSTANCE_KEYWORDS:
-        value = header.get(keyword)
-        entry[keyword] = _plain(value.value if hasattr(value, "value") else value)
+        entry[keyword] = attributes.get(keyword)
     for keyword in (
         "SeriesNumber",
         "InstanceNumber",
