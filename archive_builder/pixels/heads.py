@@ -35,7 +35,6 @@ from pydicom.dataset import Dataset
 from pydicom.tag import Tag
 from pydicom.uid import ExplicitVRLittleEndian
 
-from .deface import Defaced, deface, verify
 from .volume import MIN_SLICES, NotAVolume, Volume, modality_of, read_volume
 from .wording import (
     FAILED,
@@ -218,6 +217,10 @@ def review_head_series(
         return [(NOT_A_VOLUME.format(exc), None, None)] * count
     except Exception:
         return [(UNREADABLE, None, None)] * count
+    # imported here: defacing loads SimpleITK (about 90 MB resident), which no other
+    # series needs (a study of 10,000 radiographs is ingested in one process)
+    from .deface import deface, verify
+
     try:
         result = deface(volume, labelled_head(headers_read))
         if result.excluded:
@@ -278,7 +281,6 @@ def new_elements(pixel: DataElement) -> tuple[DataElement, ...]:
 __all__ = [
     "CLEAN_VISUAL_FEATURES",
     "REMOVED",
-    "Defaced",
     "ExplicitVRLittleEndian",
     "may_show_face",
     "new_elements",
