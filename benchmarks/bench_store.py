@@ -57,7 +57,13 @@ def synthetic_study(folder: Path, instances: int, donation_id: str, size: int = 
     template.BitsAllocated, template.BitsStored, template.HighBit = 16, 16, 15
     template.StudyInstanceUID = generate_uid()
     template.SeriesInstanceUID = generate_uid()
+    template.BodyPartExamined = "CHEST"  # a CT series of the head would be defaced
+    x, y, z = (float(v) for v in template.ImagePositionPatient)
     for n in range(instances):
+        # evenly spaced axial slices: the pixel stage refuses a CT series it cannot
+        # check for a face (all slices at one position)
+        template.ImagePositionPatient = [x, y, z + n * float(template.SliceThickness)]
+        template.SliceLocation = z + n * float(template.SliceThickness)
         template.SOPInstanceUID = generate_uid()
         template.file_meta.MediaStorageSOPInstanceUID = template.SOPInstanceUID
         template.InstanceNumber = n + 1
