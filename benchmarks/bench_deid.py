@@ -33,10 +33,11 @@ import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 from pydicom import dcmread
 
@@ -276,23 +277,11 @@ def corpus_screening(folder: Path) -> None:
     """Per corpus file of one copy, in this process: decoding every frame, then the
     candidate stage and the whole screening of each decoded frame (CPU time of this
     process: other processes on the machine do not count)."""
-    from archive_builder.pixels.frames import DecodeError, decode, pixel_dataset
-    from archive_builder.pixels.review import _pixel_element
-
     decoding = candidates = screening = 0.0
     frames = sent = 0
     area = everything = 0.0
-    for path in sorted(folder.iterdir()):
-        ds = dcmread(path)
-        element = _pixel_element(ds)
-        if element is None:
-            continue
-        start = time.process_time()
-        try:
-            decoded = list(decode(pixel_dataset(ds, element, str(ds.file_meta.TransferSyntaxUID))))
-        except DecodeError:  # not published: nothing to screen
-            continue
-        decoding += time.process_time() - start
+    for decoded, seconds in decoded_files(folder):
+        decoding += seconds
         for frame in decoded:
             start = time.process_time()
             values = text.grey(frame)
@@ -316,12 +305,13 @@ def corpus_screening(folder: Path) -> None:
     floor(folder, decoding)
 
 
-def decoding_seconds(folder: Path) -> float:
-    """CPU time of this process to decode every frame of the files in ``folder``."""
+def decoded_files(folder: Path) -> Iterator[tuple[list[Any], float]]:
+    """The decoded frames of each file in ``folder`` that has pixel data the pixel stage
+    can decode (the others are not published: nothing to screen), with the CPU time of
+    this process to decode them."""
     from archive_builder.pixels.frames import DecodeError, decode, pixel_dataset
     from archive_builder.pixels.review import _pixel_element
 
-    seconds = 0.0
     for path in sorted(folder.iterdir()):
         ds = dcmread(path)
         element = _pixel_element(ds)
@@ -329,12 +319,15 @@ def decoding_seconds(folder: Path) -> float:
             continue
         start = time.process_time()
         try:
-            for _ in decode(pixel_dataset(ds, element, str(ds.file_meta.TransferSyntaxUID))):
-                pass
+            decoded = list(decode(pixel_dataset(ds, element, str(ds.file_meta.TransferSyntaxUID))))
         except DecodeError:
-            pass
-        seconds += time.process_time() - start
-    return seconds
+            continue
+        yield decoded, time.process_time() - start
+
+
+def decoding_seconds(folder: Path) -> float:
+    """CPU time of this process to decode every frame of the files in ``folder``."""
+    return sum(seconds for _, seconds in decoded_files(folder))
 
 
 def floor(folder: Path, decoding: float) -> None:
