@@ -38,7 +38,14 @@ from .allowlist import DICTIONARY_VALUES, SAFE_KEYWORDS
 from .codes import standard_meaning
 from .dates import shift_da, shift_dt, valid_tm
 from .descriptors import clean_descriptor, technical, technical_vocabulary
-from .identifiers import Identifiers, raw_vr, text_as_read, undecoded, values_as_read
+from .identifiers import (
+    Identifiers,
+    numbers_as_read,
+    raw_vr,
+    text_as_read,
+    undecoded,
+    values_as_read,
+)
 from .normalise import plain, text_readings
 from .profile import (
     APPLIED_OPTIONS,
@@ -293,7 +300,7 @@ class _Cleaner:
                 continue
             # pixel data left unread stays unread: the writer copies it from the file
             raw = source.get_item(tag, keep_deferred=tag in PIXEL_TAGS)
-            if _not_a_number(raw, tag):
+            if _not_a_number(raw, tag) or self._number_identifies(source, raw, tag):
                 self.tally["removed", decision.name] += 1
                 continue
             if tag not in PIXEL_TAGS and self._bytes_identify(raw, tag):
@@ -331,6 +338,22 @@ class _Cleaner:
         out = Dataset(elements, parent_encoding=source.original_character_set)
         _same_encoding(out, source)
         return out
+
+    def _number_identifies(
+        self, source: Dataset, raw: DataElement | RawDataElement, tag: int
+    ) -> bool:
+        """Whether a number attribute (IS, DS) holds an identifying value, as written or as
+        its numbers read (``numbers_as_read``: 0055512345 is 55512345 to a reader)."""
+        vr = raw_vr(raw, tag) if isinstance(raw, RawDataElement) else raw.VR
+        if vr not in _NUMBER_VRS:
+            return False
+        text = text_as_read(source, raw, tag)
+        if text is not None:
+            values = values_as_read(text, vr)
+        else:
+            values = [str(v) for v in _as_list(raw.value)]
+        shown = "\n".join([*values, *numbers_as_read(values)])
+        return bool(self.identifiers.find(shown, strict=True))
 
     def _bytes_identify(self, raw: DataElement | RawDataElement, tag: int) -> bool:
         """Whether a binary value (OB, OW, UN...) holds an identifying value in any of the

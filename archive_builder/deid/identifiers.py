@@ -288,6 +288,31 @@ def values_as_read(text: str, vr: str) -> list[str]:
     return [value.strip(_PADDING) for value in text.split("\\")]
 
 
+NUMBER_TEXT_VRS = frozenset({"IS", "DS"})
+_LARGEST_WHOLE = 10**18  # beyond this a whole float is not an ID a person wrote
+
+
+def numbers_as_read(values: Iterable[object]) -> list[str]:
+    """The values of an IS or DS attribute as a reader of the numbers shows them, where
+    that differs from how they are written: 0055512345 and +55512345 as 55512345, a
+    whole number written 5.5512345E7 or 55512345.0 as 55512345. instances.json, the
+    catalogs and the pages publish these numbers so, and so does any viewer: an ID
+    written as another spelling of its number is still the ID."""
+    shown: list[str] = []
+    for value in values:
+        text = str(value).strip(_PADDING)
+        try:
+            number = float(text)
+        except (TypeError, ValueError, OverflowError):
+            continue
+        if not number.is_integer() or abs(number) >= _LARGEST_WHOLE:
+            continue
+        whole = str(int(text) if text.lstrip("+-").isdigit() else int(number))
+        if whole != text:
+            shown.append(whole)
+    return shown
+
+
 def _uids_as_read(raw: DataElement | RawDataElement) -> str | None:
     if not isinstance(raw, RawDataElement) or raw.value is None:
         return None

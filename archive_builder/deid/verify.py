@@ -35,7 +35,15 @@ from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, UID, ExplicitVRLittleEndian
 from . import icc
 from .dates import valid_da, valid_dt, valid_tm
 from .errors import DeidError
-from .identifiers import UNDECODED_VRS, Identifiers, raw_vr, text_as_read, values_as_read
+from .identifiers import (
+    NUMBER_TEXT_VRS,
+    UNDECODED_VRS,
+    Identifiers,
+    numbers_as_read,
+    raw_vr,
+    text_as_read,
+    values_as_read,
+)
 from .normalise import plain, text_readings
 from .risk import PIXEL_TAGS
 from .uids import is_well_known
@@ -229,10 +237,14 @@ def _walk(ds: Dataset) -> Iterator[tuple[BaseTag, str, DataElement | None, list[
         other = text_readings(data) if isinstance(data, bytes) and not plain(data) else []
         text = text_as_read(ds, raw, tag)
         if text is not None:
-            yield tag, vr, None, [text, *other]
+            shown = numbers_as_read(values_as_read(text, vr)) if vr in NUMBER_TEXT_VRS else []
+            yield tag, vr, None, [text, *other, *shown]
             continue
         elem = ds[tag]
         value = _text(elem)
+        if elem.VR in NUMBER_TEXT_VRS and elem.value is not None:
+            values = elem.value if isinstance(elem.value, MultiValue | list) else [elem.value]
+            other = [*other, *numbers_as_read(values)]
         yield tag, elem.VR, elem, ([value] if value else []) + other
         if elem.VR == "SQ" and elem.value:
             for item in elem.value:
