@@ -10,6 +10,9 @@ the value back into a de-identified file and asks it.
   0055512345, 5.5512345E7, 55512345.0): numbers were kept as read, the verifier
   searched them as written, for whole words only, and instances.json (from there
   the catalogs and pages) publishes the number as read: 55512345;
+- pixel data inside a sequence item (a functional group): kept at every depth like
+  a file's own, but neither screened by the pixel stage nor searched by the
+  verifier, so a name glued to other bytes there was published;
 """
 
 from __future__ import annotations
@@ -19,10 +22,11 @@ from pathlib import Path
 
 import pytest
 from conftest import record, run_cli
-from planted import PATIENT_ID, assert_unpublished, ct, deid
+from planted import FAMILY, PATIENT_ID, assert_unpublished, ct, deid
 from pydicom import dcmread
 from pydicom.dataelem import RawDataElement
-from pydicom.dataset import FileDataset
+from pydicom.dataset import Dataset, FileDataset
+from pydicom.sequence import Sequence
 from pydicom.tag import Tag
 
 from archive_builder.deid import Donor, Identifiers, deidentify_study
@@ -99,3 +103,33 @@ def test_an_id_written_as_another_number_reaches_no_instances_json(
     for path in dataset.rglob("*"):
         if path.is_file() and ".git" not in path.parts:
             assert DIGITS.encode() not in path.read_bytes(), path.name
+
+
+# -- pixel data inside a sequence item -----------------------------------------------------
+
+
+def _with_nested_pixel_data(payload: bytes) -> FileDataset:
+    item = Dataset()
+    item.add_new(0x7FE00010, "OB", payload)
+    group = Dataset()
+    group.PixelMeasuresSequence = Sequence([item])
+    return ct(SharedFunctionalGroupsSequence=Sequence([group]))
+
+
+def test_pixel_data_inside_a_sequence_item_is_not_published(tmp_path: Path) -> None:
+    payload = b"\x01\x02Z" + FAMILY.encode() + b"Z\x03\x04"  # glued: no whole word
+    files = deid(_with_nested_pixel_data(payload), tmp_path)
+    assert_unpublished(files, FAMILY)
+    published = dcmread(next(p for p in files if p.suffix == ".dcm"))
+    group = published.SharedFunctionalGroupsSequence[0]
+    assert all(Tag(0x7FE00010) not in item for item in group.get("PixelMeasuresSequence", []))
+
+
+def test_the_verifier_refuses_pixel_data_inside_a_sequence_item(tmp_path: Path) -> None:
+    clean, identifiers = _clean_copy(tmp_path, ct())
+    item = Dataset()
+    item.add_new(0x7FE00010, "OB", b"\x00\x01")
+    clean.SharedFunctionalGroupsSequence = Sequence([item])
+    assert find_leaks(clean, identifiers, header_bytes(clean)) == [
+        "SharedFunctionalGroupsSequence: pixel data inside a sequence item survived"
+    ]

@@ -289,13 +289,18 @@ class _Cleaner:
             new = self._uids[scope, value] = keys.uid(self.donor.key, value, scope)
         return new
 
-    def dataset(self, source: Dataset) -> Dataset:
+    def dataset(self, source: Dataset, *, item: bool = False) -> Dataset:
+        """The de-identified ``source`` (a sequence item when ``item``: pixel data there
+        is removed, as the pixel stage reviews only a file's own pixel data, and an
+        image inside an item, a thumbnail or a frame in a functional group, would be
+        published neither screened nor searched)."""
         elements: dict[BaseTag, DataElement | RawDataElement] = {}
         for tag in sorted(source.keys()):
             if tag == _CODE_MEANING:
                 continue  # decided from the whole item, below
             decision = _decide(tag)
-            if decision.removed:  # removed without decoding its value (most of a header)
+            # removed without decoding its value (most of a header)
+            if decision.removed or (item and tag in PIXEL_TAGS):
                 self.tally["removed", decision.name] += 1
                 continue
             # pixel data left unread stays unread: the writer copies it from the file
@@ -569,7 +574,7 @@ class _Cleaner:
 
     def _keep(self, elem: DataElement) -> DataElement:
         if elem.VR == "SQ":
-            return _new(elem.tag, "SQ", Sequence([self.dataset(i) for i in elem.value]))
+            return _new(elem.tag, "SQ", Sequence([self.dataset(i, item=True) for i in elem.value]))
         if elem.VR == "UI":
             return _new(elem.tag, "UI", self._map_uids(elem.value, elem.keyword))
         return elem
@@ -586,7 +591,7 @@ class _Cleaner:
         if elem.keyword in ("PatientName", "PatientID"):
             return _new(tag, vr, self.donor.public_id)
         if vr == "SQ":
-            return _new(tag, vr, Sequence([self.dataset(i) for i in elem.value]))
+            return _new(tag, vr, Sequence([self.dataset(i, item=True) for i in elem.value]))
         if vr == "UI":
             return _new(tag, vr, self._map_uids(elem.value, elem.keyword))
         return _new(tag, vr, _dummy_value(vr))
@@ -596,7 +601,7 @@ class _Cleaner:
         offset = self.offset
         if vr == "SQ":
             self.tally["cleaned", name] += 1
-            return _new(tag, vr, Sequence([self.dataset(i) for i in value]))
+            return _new(tag, vr, Sequence([self.dataset(i, item=True) for i in value]))
         if vr in ("DA", "DT"):
             shift = shift_da if vr == "DA" else shift_dt
             self.tally["shifted", name] += 1

@@ -314,6 +314,10 @@ def find_leaks(ds: FileDataset, identifiers: Identifiers, encoded: bytes) -> lis
         )
     )
     problems.extend(
+        f"{keyword_for_tag(tag) or tag}: pixel data inside a sequence item survived"
+        for tag in sorted(set(_nested_pixel_data(ds)))
+    )
+    problems.extend(
         "ICCProfile: a colour profile that is not in canonical form (free text may survive)"
         for _, tag, raw, _ in _elements(ds)
         if tag == icc.ICC_PROFILE and not _canonical(raw.value)
@@ -321,6 +325,19 @@ def find_leaks(ds: FileDataset, identifiers: Identifiers, encoded: bytes) -> lis
     if not problems and any(identifiers.find(text, strict=True) for text in _readings(encoded, ds)):
         problems.append("the encoded header holds an identifying value of the original")
     return problems
+
+
+def _nested_pixel_data(ds: Dataset) -> Iterator[BaseTag]:
+    """The sequences (at every depth) with an item holding pixel data: the pixel stage
+    reviews a file's own pixel data only, and pixel data is searched nowhere."""
+    for tag in sorted(ds.keys()):
+        raw: DataElement | RawDataElement = ds.get_item(tag, keep_deferred=True)
+        if (raw_vr(raw, tag) or raw.VR) != "SQ" or tag in PIXEL_TAGS:
+            continue
+        for item in ds[tag].value or ():
+            if PIXEL_TAGS & item.keys():
+                yield tag
+            yield from _nested_pixel_data(item)
 
 
 def _canonical(value: object) -> bool:
