@@ -13,13 +13,18 @@ the value back into a de-identified file and asks it.
 - pixel data inside a sequence item (a functional group): kept at every depth like
   a file's own, but neither screened by the pixel stage nor searched by the
   verifier, so a name glued to other bytes there was published;
+- text in a colour frame drawn in a colour of the same grey as its background
+  (magenta on grey): screening saw the mean of the channels only.
 """
 
 from __future__ import annotations
 
 import json
+from io import BytesIO
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 from conftest import record, run_cli
 from planted import FAMILY, PATIENT_ID, assert_unpublished, ct, deid
@@ -34,11 +39,13 @@ from archive_builder.deid.study import collect_identifiers
 from archive_builder.deid.verify import find_leaks, header_bytes
 from archive_builder.intake import Instance
 from archive_builder.intake.package import read_header
+from archive_builder.pixels.review import TEXT_FOUND, review_instance
 
 DIGITS = PATIENT_ID[2:]  # 55512345: the number of the patient's ID, searched on its own
 DONOR = Donor(
     key=b"k" * 32, public_id="don-redteamseven", date_offset_days=-400, patient_age="060Y"
 )
+CR = "1.2.840.10008.5.1.4.1.1.1"  # Computed Radiography Image Storage: published
 
 
 # -- an ID written as another spelling of its number ---------------------------------------
@@ -133,3 +140,66 @@ def test_the_verifier_refuses_pixel_data_inside_a_sequence_item(tmp_path: Path) 
     assert find_leaks(clean, identifiers, header_bytes(clean)) == [
         "SharedFunctionalGroupsSequence: pixel data inside a sequence item survived"
     ]
+
+
+# -- text in a colour of the same grey ----------------------------------------------------
+
+
+def _colour_instance(text: bool) -> FileDataset:
+    """A colour CR of the planted patient: a grey background with noise, and (``text``)
+    her name and ID drawn in magenta of the background's grey (red up, green down)."""
+    rows, columns = 200, 320
+    rng = np.random.default_rng(7)
+    image = np.full((rows, columns, 3), 110.0) + rng.normal(0, 3, (rows, columns, 1))
+    if text:
+        mask = np.zeros((rows, columns), np.uint8)
+        for line, y in ((f"{FAMILY.upper()} ANNA", 60), (PATIENT_ID, 120)):
+            cv2.putText(mask, line, (10, y), cv2.FONT_HERSHEY_SIMPLEX, 0.8, 255, 2)
+        image[mask > 0, 0] += 90
+        image[mask > 0, 1] -= 90
+    pixels = np.clip(image, 0, 255).astype(np.uint8)
+    ds = ct(
+        SOPClassUID=CR,
+        Modality="CR",
+        SamplesPerPixel=3,
+        PhotometricInterpretation="RGB",
+        PlanarConfiguration=0,
+        Rows=rows,
+        Columns=columns,
+        BitsAllocated=8,
+        BitsStored=8,
+        HighBit=7,
+        PixelRepresentation=0,
+    )
+    ds.file_meta.MediaStorageSOPClassUID = CR
+    for keyword in ("RescaleSlope", "RescaleIntercept", "WindowCenter", "WindowWidth"):
+        if keyword in ds:
+            delattr(ds, keyword)
+    ds.PixelData = pixels.tobytes()
+    buffer = BytesIO()
+    ds.save_as(buffer, enforce_file_format=True)
+    return dcmread(BytesIO(buffer.getvalue()))
+
+
+def test_text_in_a_colour_of_the_same_grey_is_not_published() -> None:
+    drawn = _colour_instance(text=True)
+    grey = drawn.pixel_array.mean(axis=2)
+    assert np.ptp(grey) < 40  # the text is invisible in the mean of the channels
+    assert review_instance(drawn, None).excluded == TEXT_FOUND
+    clean = review_instance(_colour_instance(text=False), None)
+    assert clean.excluded is None and clean.frames == 1
+
+
+def test_deid_publishes_no_text_in_a_colour_of_the_same_grey(tmp_path: Path) -> None:
+    source, out = tmp_path / "in", tmp_path / "out"
+    source.mkdir()
+    _colour_instance(text=False).save_as(source / "clean.dcm", enforce_file_format=True)
+    drawn = _colour_instance(text=True)
+    drawn.SOPInstanceUID = drawn.file_meta.MediaStorageSOPInstanceUID = f"{ct().SOPInstanceUID}9"
+    drawn.InstanceNumber = 2
+    drawn.save_as(source / "drawn.dcm", enforce_file_format=True)
+    result = run_cli("deid", source, out, "--key-file", tmp_path / "deid.key")
+    assert result.exit_code == 0, result.output
+    assert len(list(out.rglob("*.dcm"))) == 1
+    report = json.loads(next(out.rglob("deid-report.json")).read_text())
+    assert [e["reason"] for e in report["instances"]["excluded"]] == [TEXT_FOUND]

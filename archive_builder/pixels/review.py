@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import struct
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.encaps import encapsulate, encapsulate_extended, generate_frames
@@ -395,18 +396,43 @@ def _screened(
     return replace(decision, frames=frames, detector=sent)
 
 
+# An opponent channel whose values span less than this shows nothing to a reader.
+FLAT_COLOUR = 6.0
+
+
+def views(frame: np.ndarray) -> Iterator[np.ndarray]:
+    """What of a decoded frame is screened for text: the frame itself (a colour frame as
+    the mean of its channels) and, for colour, two opponent channels, red against green
+    and blue against both: with the mean they are another basis of RGB, so text in any
+    colour other than its background's shows in one of the three, even text whose
+    channels change in opposite ways (magenta on grey, of the same mean). An opponent
+    channel is screened only where it is not flat (a grey image stored as RGB)."""
+    yield frame
+    if frame.ndim != 3 or frame.shape[2] < 3:
+        return
+    values = frame.astype(np.float32)
+    red, green, blue = values[..., 0], values[..., 1], values[..., 2]
+    for opponent in (red - green, red + green - 2 * blue):
+        if float(opponent.max() - opponent.min()) >= FLAT_COLOUR:
+            yield opponent
+
+
 def _screen_frames(pixels: Dataset) -> tuple[str | None, int, int]:
-    """(why not published or None, frames screened, frames sent to the detector)."""
+    """(why not published or None, frames screened, frames sent to the detector): every
+    view of every frame (``views``) is screened."""
     from .text import screen_frame
 
     frames = sent = 0
     try:
         for frame in decode(pixels):
             frames += 1
-            screening = screen_frame(frame)
-            sent += screening.sent
-            if screening.text:
-                return TEXT_FOUND, frames, sent
+            was_sent = False
+            for view in views(frame):
+                screening = screen_frame(view)
+                was_sent = was_sent or screening.sent
+                if screening.text:
+                    return TEXT_FOUND, frames, sent + was_sent
+            sent += was_sent
         if frames != frame_count(pixels):
             return UNDECODABLE, 0, 0
     except DecodeError:
