@@ -14,12 +14,16 @@ the value back into a de-identified file and asks it.
   a file's own, but neither screened by the pixel stage nor searched by the
   verifier, so a name glued to other bytes there was published;
 - text in a colour frame drawn in a colour of the same grey as its background
-  (magenta on grey): screening saw the mean of the channels only.
+  (magenta on grey): screening saw the mean of the channels only;
+- text drawn one value above its background, which the file's own lookup table (a
+  palette, a Modality or VOI LUT) shows in white: screening saw the stored values
+  only, and a verdict for the same pixel data through another table was reused.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from io import BytesIO
 from pathlib import Path
 
@@ -203,3 +207,87 @@ def test_deid_publishes_no_text_in_a_colour_of_the_same_grey(tmp_path: Path) -> 
     assert len(list(out.rglob("*.dcm"))) == 1
     report = json.loads(next(out.rglob("deid-report.json")).read_text())
     assert [e["reason"] for e in report["instances"]["excluded"]] == [TEXT_FOUND]
+
+
+# -- text drawn one value above its background, shown by a lookup table --------------------
+
+
+def _hidden_text() -> np.ndarray:
+    """8-bit stored values: a noisy gradient of even values, and the planted patient's
+    name and ID drawn one value above it (odd): no screening sees a difference of one."""
+    rows, columns = 200, 320
+    rng = np.random.default_rng(3)
+    ramp = 60 + 100 * np.mgrid[0:rows, 0:columns][1] / columns + rng.normal(0, 4, (rows, columns))
+    values = ramp.astype(int) & ~1
+    mask = np.zeros((rows, columns), np.uint8)
+    for line, y in ((f"{FAMILY.upper()} ANNA", 60), (PATIENT_ID, 120)):
+        cv2.putText(mask, line, (10, y), cv2.FONT_HERSHEY_SIMPLEX, 0.8, 255, 2)
+    values[mask > 0] += 1
+    return values.astype(np.uint8)
+
+
+def _table(reveal: bool) -> list[int]:
+    """A 16-bit table of 256 entries: grey as stored, or (``reveal``) odd values white."""
+    return [255 * 257 if reveal and i % 2 else i * 257 for i in range(256)]
+
+
+def _grey_instance(photometric: str, **attributes: object) -> FileDataset:
+    """A CR of the planted patient holding ``_hidden_text``, read back from its bytes."""
+    ds = ct(
+        SOPClassUID=CR,
+        Modality="CR",
+        SamplesPerPixel=1,
+        PhotometricInterpretation=photometric,
+        Rows=200,
+        Columns=320,
+        BitsAllocated=8,
+        BitsStored=8,
+        HighBit=7,
+        PixelRepresentation=0,
+    )
+    ds.file_meta.MediaStorageSOPClassUID = CR
+    for keyword in ("RescaleSlope", "RescaleIntercept", "WindowCenter", "WindowWidth"):
+        if keyword in ds:
+            delattr(ds, keyword)
+    for keyword, value in attributes.items():
+        setattr(ds, keyword, value)
+    ds.PixelData = _hidden_text().tobytes()
+    buffer = BytesIO()
+    ds.save_as(buffer, enforce_file_format=True)
+    return dcmread(BytesIO(buffer.getvalue()))
+
+
+def _palette(reveal: bool) -> FileDataset:
+    ds = _grey_instance("PALETTE COLOR")
+    for colour in ("Red", "Green", "Blue"):
+        ds.add_new(f"{colour}PaletteColorLookupTableDescriptor", "US", [256, 0, 16])
+        data = np.array(_table(reveal), np.uint16).tobytes()
+        ds.add_new(f"{colour}PaletteColorLookupTableData", "OW", data)
+    return ds
+
+
+def _voi_lut(reveal: bool) -> FileDataset:
+    lut = Dataset()
+    lut.add_new(0x00283002, "US", [256, 0, 16])  # LUT Descriptor
+    lut.add_new(0x00283006, "US", _table(reveal))  # LUT Data
+    return _grey_instance("MONOCHROME2", VOILUTSequence=Sequence([lut]))
+
+
+def _modality_lut(reveal: bool) -> FileDataset:
+    lut = Dataset()
+    lut.add_new(0x00283002, "US", [256, 0, 16])
+    lut.add_new(0x00283006, "US", _table(reveal))
+    lut.ModalityLUTType = "US"
+    return _grey_instance("MONOCHROME2", ModalityLUTSequence=Sequence([lut]))
+
+
+@pytest.mark.parametrize(
+    "make", [_palette, _voi_lut, _modality_lut], ids=["palette", "voi", "modality"]
+)
+def test_text_a_lookup_table_shows_is_not_published(make: Callable[..., FileDataset]) -> None:
+    """The stored values hold the text one value above its background; the table maps
+    odd values to white. The same pixel data through a table that shows values as
+    stored was screened first and passed: its verdict is not reused."""
+    plain = review_instance(make(reveal=False), None)
+    assert plain.excluded is None and plain.frames == 1
+    assert review_instance(make(reveal=True), None).excluded == TEXT_FOUND

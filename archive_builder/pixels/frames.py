@@ -38,6 +38,22 @@ RENDERING = (
     "WindowCenter",
     "WindowWidth",
 )
+# The lookup tables a viewer maps stored values through before it shows them (a
+# palette, a Modality LUT, VOI LUTs): a table may map values one apart to black and
+# white, so the screening looks at a frame through each (``review.views``).
+LOOKUP_TABLES = (
+    "RedPaletteColorLookupTableDescriptor",
+    "GreenPaletteColorLookupTableDescriptor",
+    "BluePaletteColorLookupTableDescriptor",
+    "RedPaletteColorLookupTableData",
+    "GreenPaletteColorLookupTableData",
+    "BluePaletteColorLookupTableData",
+    "SegmentedRedPaletteColorLookupTableData",
+    "SegmentedGreenPaletteColorLookupTableData",
+    "SegmentedBluePaletteColorLookupTableData",
+    "ModalityLUTSequence",
+    "VOILUTSequence",
+)
 
 
 class DecodeError(ValueError):
@@ -48,9 +64,9 @@ def pixel_dataset(
     header: Dataset, element: DataElement | RawDataElement, transfer_syntax: str
 ) -> Dataset:
     """A dataset of just what decoding (and rendering) needs: the pixel module of
-    ``header`` and ``element`` as its pixel data."""
+    ``header``, its lookup tables, and ``element`` as its pixel data."""
     ds = Dataset()
-    for keyword in (*PIXEL_MODULE, *RENDERING):
+    for keyword in (*PIXEL_MODULE, *RENDERING, *LOOKUP_TABLES):
         value = header.get(keyword)
         if value is not None and value != "":
             setattr(ds, keyword, value)

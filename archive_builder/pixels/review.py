@@ -13,11 +13,14 @@ import struct
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.encaps import encapsulate, encapsulate_extended, generate_frames
+from pydicom.multival import MultiValue
+from pydicom.sequence import Sequence as PydicomSequence
 from pydicom.tag import BaseTag, Tag
 from pydicom.uid import (
     HTJ2K,
@@ -35,7 +38,14 @@ from pydicom.uid import (
     RLELossless,
 )
 
-from .frames import PIXEL_MODULE, DecodeError, decode, frame_count, pixel_dataset
+from .frames import (
+    LOOKUP_TABLES,
+    PIXEL_MODULE,
+    DecodeError,
+    decode,
+    frame_count,
+    pixel_dataset,
+)
 from .jpeg import strip_jpeg
 from .payloads import (
     PayloadError,
@@ -346,8 +356,9 @@ def review_instance(ds: Dataset, source: Path | None, series: Decision = KEEP) -
 class _Screened:
     """What screening found for each distinct pixel data this process has screened
     (``SIZE`` of them at most, the oldest forgotten first): the same bytes decoded
-    with the same pixel module give the same frames, so they are decoded and screened
-    once (a series often repeats a frame; a donation holds copies of a file)."""
+    with the same pixel module give the same frames, and through the same lookup
+    tables the same views (``views``), so they are decoded and screened once (a series
+    often repeats a frame; a donation holds copies of a file)."""
 
     SIZE = 4096
 
@@ -357,12 +368,15 @@ class _Screened:
     def key(
         self, pixels: Dataset, element: DataElement | RawDataElement, syntax: str
     ) -> bytes | None:
-        """A digest of what decoding reads (None: the bytes are not at hand)."""
+        """A digest of what decoding reads and of the lookup tables the views go through
+        (None: the bytes are not at hand)."""
         if not isinstance(element.value, bytes):
             return None
         digest = hashlib.blake2b(digest_size=32)
         attributes = [syntax, str(element.tag), *(repr(pixels.get(k)) for k in PIXEL_MODULE)]
         digest.update("\0".join(attributes).encode())
+        for keyword in LOOKUP_TABLES:  # screening looks through them too (``views``)
+            _digest(digest, pixels.get(keyword))
         digest.update(element.value)
         return digest.digest()
 
@@ -370,6 +384,27 @@ class _Screened:
         if len(self.results) >= self.SIZE:
             del self.results[next(iter(self.results))]
         self.results[key] = result
+
+
+def _digest(digest: Any, value: object) -> None:
+    """Add ``value`` (bytes, numbers, text, a sequence of items) to ``digest`` whole, each
+    part with its kind and length: a repr shortens long values."""
+    if isinstance(value, bytes):
+        data = value
+    elif isinstance(value, PydicomSequence):
+        digest.update(b"S%d" % len(value))
+        for item in value:
+            digest.update(b"I%d" % len(item))
+            for elem in item:
+                digest.update(b"T%d" % elem.tag)
+                _digest(digest, elem.value)
+        return
+    elif isinstance(value, MultiValue | list | tuple):
+        data = repr([str(v) for v in value]).encode()
+    else:
+        data = repr(value).encode()
+    digest.update(b"V%d:" % len(data))
+    digest.update(data)
 
 
 _SCREENED = _Screened()
@@ -398,23 +433,53 @@ def _screened(
 
 # An opponent channel whose values span less than this shows nothing to a reader.
 FLAT_COLOUR = 6.0
+_PALETTE = "RedPaletteColorLookupTableDescriptor"
 
 
-def views(frame: np.ndarray) -> Iterator[np.ndarray]:
-    """What of a decoded frame is screened for text: the frame itself (a colour frame as
-    the mean of its channels) and, for colour, two opponent channels, red against green
-    and blue against both: with the mean they are another basis of RGB, so text in any
-    colour other than its background's shows in one of the three, even text whose
-    channels change in opposite ways (magenta on grey, of the same mean). An opponent
-    channel is screened only where it is not flat (a grey image stored as RGB)."""
+def views(frame: np.ndarray, pixels: Dataset | None = None) -> Iterator[np.ndarray]:
+    """What of a decoded frame is screened for text: the frame as stored, and as a viewer
+    shows it through each lookup table ``pixels`` holds (``frames.LOOKUP_TABLES``: a
+    palette, a Modality LUT, each VOI LUT): a table may map values one apart to black
+    and white, so text drawn one value above its background shows only through it.
+
+    Each colour image (a colour frame, or a palette's) is screened as the mean of its
+    channels and in two opponent channels, red against green and blue against both:
+    with the mean they are another basis of RGB, so text in any colour other than its
+    background's shows in one of the three, even text whose channels change in
+    opposite ways (magenta on grey, of the same mean). An opponent channel is screened
+    only where it is not flat (a grey image stored as RGB). Raises DecodeError when a
+    table cannot be applied."""
+    for image in _shown(frame, pixels):
+        yield image
+        if image.ndim != 3 or image.shape[2] < 3:
+            continue
+        values = image.astype(np.float32)
+        red, green, blue = values[..., 0], values[..., 1], values[..., 2]
+        for opponent in (red - green, red + green - 2 * blue):
+            if float(opponent.max() - opponent.min()) >= FLAT_COLOUR:
+                yield opponent
+
+
+def _shown(frame: np.ndarray, pixels: Dataset | None) -> Iterator[np.ndarray]:
+    """``frame`` as stored, then through each lookup table of ``pixels``."""
     yield frame
-    if frame.ndim != 3 or frame.shape[2] < 3:
+    if pixels is None or frame.ndim != 2:
         return
-    values = frame.astype(np.float32)
-    red, green, blue = values[..., 0], values[..., 1], values[..., 2]
-    for opponent in (red - green, red + green - 2 * blue):
-        if float(opponent.max() - opponent.min()) >= FLAT_COLOUR:
-            yield opponent
+    from pydicom.pixels.processing import apply_color_lut, apply_modality_lut, apply_voi_lut
+
+    try:
+        if str(pixels.get("PhotometricInterpretation", "")).strip() == "PALETTE COLOR":
+            if _PALETTE in pixels:
+                yield apply_color_lut(frame, pixels)
+            return
+        values = frame
+        if pixels.get("ModalityLUTSequence"):
+            values = apply_modality_lut(frame, pixels)
+            yield values
+        for index in range(len(pixels.get("VOILUTSequence") or ())):
+            yield apply_voi_lut(values, pixels, index=index, prefer_lut=True)
+    except Exception:
+        raise DecodeError("a lookup table of its pixel data cannot be applied") from None
 
 
 def _screen_frames(pixels: Dataset) -> tuple[str | None, int, int]:
@@ -427,7 +492,7 @@ def _screen_frames(pixels: Dataset) -> tuple[str | None, int, int]:
         for frame in decode(pixels):
             frames += 1
             was_sent = False
-            for view in views(frame):
+            for view in views(frame, pixels):
                 screening = screen_frame(view)
                 was_sent = was_sent or screening.sent
                 if screening.text:
