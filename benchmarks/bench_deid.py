@@ -219,14 +219,15 @@ def screening_tables() -> None:
     caught: dict[str, list[bool]] = {}
     kept: list[bool] = []
     clean: dict[str, list[bool]] = {}
+    flagged: list[str] = []
     sent, areas = [], []
     candidate_seconds = total_seconds = 0.0
     count = 0
     drawn = [
         (f, kind, pixels) for f in frames() for kind, pixels in variants(f, random.Random(f.name))
     ]
-    for frame, kind, pixels in [*((f, "clean", f.pixels) for f in clean_frames()), *drawn]:
-        modality = str(frame.ds.Modality)
+    cleaned = [(f, "clean", f.pixels) for f in clean_frames()]
+    for frame, kind, pixels in [*cleaned, *drawn]:
         start = time.process_time()
         values = text.grey(pixels)
         regions = text.candidate_regions(values, text.find_strokes(values))
@@ -242,7 +243,9 @@ def screening_tables() -> None:
         total_seconds += time.process_time() - middle
         count += 1
         if kind == "clean":
-            clean.setdefault(modality, []).append(screening.text)
+            clean.setdefault(f"{frame.modality} ({frame.source})", []).append(screening.text)
+            if screening.text:
+                flagged.append(frame.name)
             sent.append(screening.sent)
             areas.append(screening.area)
         else:
@@ -262,8 +265,15 @@ def screening_tables() -> None:
     print()
     print("| clean frames | flagged |")
     print("|---|---:|")
-    for modality, flagged in clean.items():
-        print(f"| {modality} | {sum(flagged)}/{len(flagged)} |")
+    for source in sorted(clean):
+        print(f"| {source} | {sum(clean[source])}/{len(clean[source])} |")
+    everything = [f for found in clean.values() for f in found]
+    print(
+        f"| **all** | **{sum(everything)}/{len(everything)} "
+        f"({100 * sum(everything) / len(everything):.1f}%)** |"
+    )
+    print()
+    print(f"clean frames flagged: {', '.join(flagged) or 'none'}")
     print()
     print(
         f"clean frames sent to the detector: {sum(sent)}/{len(sent)}, "

@@ -1,6 +1,8 @@
 """Names, dates and IDs drawn into real CT, MR and CR pixel data, and clean frames.
 
-Shared by the screening tests and ``benchmarks/bench_deid.py``. Text is drawn
+Shared by the screening tests and ``benchmarks/bench_deid.py``. The clean frames
+are every distinct frame of pydicom's monochrome CT, MR and CR test images and of
+nibabel's real MR data (``nibabel_frames``). Text is drawn
 with Pillow's own font (FreeType, antialiased, any size) or its bitmap font,
 at the top of the stored range (12 bits), dim just above the image's floor,
 dark, in 8 pixels, rotated, in a corner and across the anatomy. A variant is
@@ -14,6 +16,7 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import nibabel_frames
 import numpy as np
 import pydicom
 from PIL import Image, ImageDraw, ImageFont
@@ -58,6 +61,14 @@ class Frame:
     pixels: np.ndarray  # stored values, 2-D
 
 
+@dataclass(frozen=True)
+class CleanFrame:
+    name: str
+    source: str  # the package that ships it
+    modality: str
+    pixels: np.ndarray  # stored values, 2-D
+
+
 def frames(bases: tuple[str, ...] = BASES) -> Iterator[Frame]:
     for name in bases:
         path = get_testdata_file(name, download=False)
@@ -71,10 +82,14 @@ def frames(bases: tuple[str, ...] = BASES) -> Iterator[Frame]:
             yield Frame(name, ds, array)
 
 
-def clean_frames() -> Iterator[Frame]:
-    """Each distinct frame of the ``CLEAN`` images once."""
+def clean_frames() -> Iterator[CleanFrame]:
+    """Each distinct frame of the ``CLEAN`` images and of nibabel's real MR data once."""
+    found = [
+        *(CleanFrame(f.name, "pydicom", str(f.ds.Modality), f.pixels) for f in frames(CLEAN)),
+        *(CleanFrame(name, "nibabel", "MR", pixels) for name, pixels in nibabel_frames.frames()),
+    ]
     seen = set()
-    for frame in frames(CLEAN):
+    for frame in found:
         key = hashlib.sha256(np.ascontiguousarray(frame.pixels).tobytes()).digest()
         if key not in seen:
             seen.add(key)

@@ -1,0 +1,58 @@
+"""Real MR frames that ship inside the nibabel wheel, as 2-D frames of stored values.
+
+Clean frames for counting the text screening's false positives (``drawn_text``):
+scanner DICOM files (frames as stored), MR volumes as NIfTI and a Philips PAR/REC
+phantom series (each slice of each volume one frame, in its stored integer type,
+rows along the second axis as a DICOM conversion would lay them out). nibabel's
+test DICOM files that hold only zeros (nibabel blanked their pixel data to keep
+them small: philips_mprage, siemens_dwi_0 and _1000, decimal_rescale) and files
+without pixel data (csa_slice_norm) give no frame; neither does any constant
+slice, which holds nothing to screen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pydicom
+
+DICOM = ("0.dcm", "1.dcm", "slicethickness_empty_string.dcm")
+VOLUMES = ("example4d.nii.gz", "functional.nii", "anatomical.nii", "phantom_EPI_asc_CLEAR_2_1.PAR")
+
+
+def _root() -> Path:
+    import nibabel
+
+    return Path(nibabel.__file__).parent
+
+
+def dicom_frames() -> Iterator[tuple[str, np.ndarray]]:
+    """(name, stored values) of each frame of nibabel's real DICOM files."""
+    for name in DICOM:
+        array = pydicom.dcmread(_root() / "nicom" / "tests" / "data" / name).pixel_array
+        for index, frame in enumerate(array if array.ndim == 3 else [array]):
+            yield f"nibabel {name}#{index}", frame
+
+
+def volume_frames() -> Iterator[tuple[str, np.ndarray]]:
+    """(name, stored values) of each slice (third axis) of each volume of ``VOLUMES``."""
+    import nibabel
+
+    for name in VOLUMES:
+        image = nibabel.load(_root() / "tests" / "data" / name)
+        stored = np.asarray(image.dataobj.get_unscaled())  # type: ignore[attr-defined]
+        stored = stored.astype(stored.dtype.newbyteorder("="))
+        volumes = stored.reshape(*stored.shape[:3], -1)
+        for volume in range(volumes.shape[3]):
+            for index in range(volumes.shape[2]):
+                frame = np.ascontiguousarray(volumes[:, :, index, volume].T)
+                yield f"nibabel {name}#{volume}.{index}", frame
+
+
+def frames() -> Iterator[tuple[str, np.ndarray]]:
+    """Every non-constant frame of nibabel's real MR data (repeats included)."""
+    for name, frame in (*dicom_frames(), *volume_frames()):
+        if frame.min() != frame.max():
+            yield name, frame
