@@ -36,13 +36,24 @@ def dicom_frames() -> Iterator[tuple[str, np.ndarray]]:
             yield f"nibabel {name}#{index}", frame
 
 
+def _stored(path: Path) -> np.ndarray:
+    """A volume's stored values. A PAR/REC image is read from files opened here: nibabel
+    leaves the REC file it opens itself open."""
+    import nibabel
+    from nibabel.fileholders import FileHolder
+
+    if path.suffix != ".PAR":
+        return np.asarray(nibabel.load(path, mmap=False).dataobj.get_unscaled())  # type: ignore[attr-defined]
+    with path.open() as header, path.with_suffix(".REC").open("rb") as rec:
+        files = {"header": FileHolder(fileobj=header), "image": FileHolder(fileobj=rec)}
+        image = nibabel.parrec.PARRECImage.from_file_map(files, mmap=False)
+        return np.asarray(image.dataobj.get_unscaled())
+
+
 def volume_frames() -> Iterator[tuple[str, np.ndarray]]:
     """(name, stored values) of each slice (third axis) of each volume of ``VOLUMES``."""
-    import nibabel
-
     for name in VOLUMES:
-        image = nibabel.load(_root() / "tests" / "data" / name)
-        stored = np.asarray(image.dataobj.get_unscaled())  # type: ignore[attr-defined]
+        stored = _stored(_root() / "tests" / "data" / name)
         stored = stored.astype(stored.dtype.newbyteorder("="))
         volumes = stored.reshape(*stored.shape[:3], -1)
         for volume in range(volumes.shape[3]):

@@ -49,6 +49,7 @@ FLOOR_WINDOW = (0.02, 0.12)  # the floor window: 2% of the spread below the floo
 # DB post-processing (PaddleOCR's defaults for the probability map and box score)
 PROBABILITY, BOX_SCORE, MIN_BOX_SIDE = 0.3, 0.6, 4
 LINE_ASPECT, LINE_FILL = 2.5, 0.5  # a line of text: long, and filling its rectangle
+LINE_CONTRAST = 12.0  # and showing ink on a background: grey levels of spread (std) in its box
 
 
 @dataclass(frozen=True)
@@ -323,8 +324,11 @@ def text_boxes(image: np.ndarray) -> list[tuple[int, int, int, int]]:
     probability map above ``PROBABILITY`` whose mean probability reaches ``BOX_SCORE``,
     shaped like a line of a few characters or more (its smallest enclosing rectangle at
     least ``MIN_BOX_SIDE`` pixels across, ``LINE_ASPECT`` times as long, and mostly
-    filled). Anatomy the model takes for text is rarely shaped so. Returns the bounding
-    box (left, top, right, bottom) of each."""
+    filled), whose bounding box shows contrast in the image (a standard deviation of
+    ``LINE_CONTRAST`` grey levels or more: text is ink on a background, and the model
+    also fires on flat patches, such as a phantom saturated in the floor window or a
+    smooth patch of a CT in its own window). Anatomy the model takes for text is rarely
+    shaped so. Returns the bounding box (left, top, right, bottom) of each."""
     cv2 = _cv2()
     prob = probability(image)
     mask = (prob > PROBABILITY).astype(np.uint8)
@@ -342,7 +346,8 @@ def text_boxes(image: np.ndarray) -> list[tuple[int, int, int, int]]:
         (_, _), (side_a, side_b), _ = cv2.minAreaRect(points)
         short, long = sorted((side_a + 1, side_b + 1))
         line = long >= LINE_ASPECT * short and area >= LINE_FILL * short * long
-        if short >= MIN_BOX_SIDE and line:
+        contrast = float(image[y : y + h, x : x + w].std()) >= LINE_CONTRAST
+        if short >= MIN_BOX_SIDE and line and contrast:
             boxes.append((int(x), int(y), int(x + w), int(y + h)))
     return boxes
 
