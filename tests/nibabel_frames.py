@@ -4,10 +4,10 @@ Clean frames for counting the text screening's false positives (``drawn_text``):
 scanner DICOM files (frames as stored), MR volumes as NIfTI and a Philips PAR/REC
 phantom series (each slice of each volume one frame, in its stored integer type,
 rows along the second axis as a DICOM conversion would lay them out). nibabel's
-test DICOM files that hold only zeros (nibabel blanked their pixel data to keep
-them small: philips_mprage, siemens_dwi_0 and _1000, decimal_rescale) and files
-without pixel data (csa_slice_norm) give no frame; neither does any constant
-slice, which holds nothing to screen.
+test DICOM files whose pixel data holds only zeros in the wheel (philips_mprage,
+siemens_dwi_0 and _1000, decimal_rescale) and files without pixel data
+(csa_slice_norm) give no frame; neither does any constant slice, which holds
+nothing to screen.
 """
 
 from __future__ import annotations
