@@ -16,6 +16,12 @@ from pydicom import dcmread
 from pydicom.dataset import FileDataset
 from pydicom.uid import UID
 
+from archive_builder.deid import Donor, Identifiers, deidentify_study
+from archive_builder.deid.study import collect_identifiers
+from archive_builder.deid.verify import find_leaks, header_bytes
+from archive_builder.intake import Instance
+from archive_builder.intake.package import read_header
+
 FAMILY, GIVEN = "Quibbleton", "Anna"
 PATIENT_ID = "PX55512345"
 BIRTH_DATE = "19610303"  # 3 March 1961
@@ -39,6 +45,20 @@ def ct(**attributes: object) -> FileDataset:
         for keyword, value in attributes.items():
             setattr(ds, keyword, value)
     return ds
+
+
+def verified_copy(source: Path, donor: Donor, out: Path) -> tuple[FileDataset, Identifiers]:
+    """``source`` (one file) de-identified for ``donor`` into ``out``, passed by the
+    verifier, and the identifiers collected from it: a value planted back into the copy
+    is what the verifier alone must find."""
+    header, reason = read_header(source)
+    assert header is not None, reason
+    instance = Instance(source, header)
+    identifiers = collect_identifiers([instance], donor)
+    result = deidentify_study([instance], donor, out)
+    clean = dcmread(out / result.outputs[0].relpath)
+    assert find_leaks(clean, identifiers, header_bytes(clean)) == []
+    return clean, identifiers
 
 
 def deid(ds: FileDataset, tmp_path: Path) -> list[Path]:

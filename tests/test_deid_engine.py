@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from conftest import sample
+from planted import verified_copy
 from pydicom import dcmread
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
@@ -112,13 +113,7 @@ def test_the_verifier_reads_the_header_as_utf8_too(tmp_path: Path) -> None:
     """The last gate does not rely on the engine: the same planted value, put back into a
     de-identified dataset, is found (its bytes read in every plausible character set)."""
     source, planted = _with_utf8_name_in_a_code_string(tmp_path)
-    header, reason = read_header(source)
-    assert header is not None, reason
-    instance = Instance(source, header)
-    identifiers = collect_identifiers([instance], DONOR)
-    result = deidentify_study([instance], DONOR, tmp_path / "out")
-    clean = dcmread(tmp_path / "out" / result.outputs[0].relpath)
-    assert find_leaks(clean, identifiers, header_bytes(clean)) == []
+    clean, identifiers = verified_copy(source, DONOR, tmp_path / "out")
     clean.add(RawDataElement(Tag("ScanOptions"), "CS", len(planted), planted, 0, False, True))
     assert find_leaks(clean, identifiers, header_bytes(clean)) == [
         "ScanOptions: holds an identifying value of the original"

@@ -28,7 +28,7 @@ import struct
 from pathlib import Path
 
 import pytest
-from planted import FAMILY, assert_unpublished, ct, deid
+from planted import FAMILY, assert_unpublished, ct, deid, verified_copy
 from pydicom import dcmread
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
@@ -36,11 +36,8 @@ from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
 from pydicom.tag import Tag
 
-from archive_builder.deid import Donor, deidentify_study
-from archive_builder.deid.study import collect_identifiers
+from archive_builder.deid import Donor
 from archive_builder.deid.verify import find_leaks, header_bytes
-from archive_builder.intake import Instance
-from archive_builder.intake.package import read_header
 
 STRANGER = "Vandermolen"  # a name no attribute of the header holds: never collected
 DONOR = Donor(
@@ -89,13 +86,7 @@ def test_the_verifier_refuses_a_date_or_time_holding_other_text(
     name that no attribute of the header held."""
     source = tmp_path / "in.dcm"
     ct().save_as(source, enforce_file_format=True)
-    header, reason = read_header(source)
-    assert header is not None, reason
-    instance = Instance(source, header)
-    identifiers = collect_identifiers([instance], DONOR)
-    result = deidentify_study([instance], DONOR, tmp_path / "out")
-    clean = dcmread(tmp_path / "out" / result.outputs[0].relpath)
-    assert find_leaks(clean, identifiers, header_bytes(clean)) == []
+    clean, identifiers = verified_copy(source, DONOR, tmp_path / "out")
     data = value.encode()
     clean[Tag(keyword)] = RawDataElement(Tag(keyword), vr, len(data), data, 0, False, True)
     form = {"DT": "date-time", "DA": "date", "TM": "time of day"}[vr]
@@ -145,12 +136,7 @@ def test_a_name_in_numbers_stored_as_binary_is_not_published(
 def test_the_verifier_searches_numbers_stored_as_binary_as_bytes(tmp_path: Path) -> None:
     source = tmp_path / "in.dcm"
     ct().save_as(source, enforce_file_format=True)
-    header, reason = read_header(source)
-    assert header is not None, reason
-    instance = Instance(source, header)
-    identifiers = collect_identifiers([instance], DONOR)
-    result = deidentify_study([instance], DONOR, tmp_path / "out")
-    clean = dcmread(tmp_path / "out" / result.outputs[0].relpath)
+    clean, identifiers = verified_copy(source, DONOR, tmp_path / "out")
     data = f"Z{FAMILY}Z".encode() + bytes(12)
     tag = Tag("DataCollectionCenterPatient")
     clean[tag] = RawDataElement(tag, "FD", len(data), data, 0, False, True)
@@ -192,12 +178,7 @@ def test_a_name_spelled_apart_in_technical_text_is_not_published(
 def test_the_verifier_finds_a_name_spelled_apart(tmp_path: Path) -> None:
     source = tmp_path / "in.dcm"
     ct().save_as(source, enforce_file_format=True)
-    header, reason = read_header(source)
-    assert header is not None, reason
-    instance = Instance(source, header)
-    identifiers = collect_identifiers([instance], DONOR)
-    result = deidentify_study([instance], DONOR, tmp_path / "out")
-    clean = dcmread(tmp_path / "out" / result.outputs[0].relpath)
+    clean, identifiers = verified_copy(source, DONOR, tmp_path / "out")
     clean.Manufacturer = _SPELLED
     assert find_leaks(clean, identifiers, header_bytes(clean)) == [
         "Manufacturer: holds an identifying value of the original"
@@ -233,12 +214,7 @@ def test_a_name_in_utf16_text_is_removed_not_published(
 def test_the_verifier_reads_text_holding_nul_bytes_as_utf16(tmp_path: Path) -> None:
     source = tmp_path / "in.dcm"
     ct().save_as(source, enforce_file_format=True)
-    header, reason = read_header(source)
-    assert header is not None, reason
-    instance = Instance(source, header)
-    identifiers = collect_identifiers([instance], DONOR)
-    result = deidentify_study([instance], DONOR, tmp_path / "out")
-    clean = dcmread(tmp_path / "out" / result.outputs[0].relpath)
+    clean, identifiers = verified_copy(source, DONOR, tmp_path / "out")
     _raw_text(clean, "Manufacturer", "LO", b"G" + FAMILY.encode("utf-16-be") + b"E")
     assert find_leaks(clean, identifiers, header_bytes(clean)) == [
         "Manufacturer: holds an identifying value of the original"
@@ -266,12 +242,7 @@ def test_a_name_in_undeclared_iso_2022_text_is_not_published(
 def test_the_verifier_reads_escapes_the_character_set_does_not_declare(tmp_path: Path) -> None:
     source = tmp_path / "in.dcm"
     ct().save_as(source, enforce_file_format=True)
-    header, reason = read_header(source)
-    assert header is not None, reason
-    instance = Instance(source, header)
-    identifiers = collect_identifiers([instance], DONOR)
-    result = deidentify_study([instance], DONOR, tmp_path / "out")
-    clean = dcmread(tmp_path / "out" / result.outputs[0].relpath)
+    clean, identifiers = verified_copy(source, DONOR, tmp_path / "out")
     _raw_text(clean, "Manufacturer", "LO", b"GE " + _JIS)
     assert find_leaks(clean, identifiers, header_bytes(clean)) == [
         "Manufacturer: holds an identifying value of the original"

@@ -31,18 +31,15 @@ import cv2
 import numpy as np
 import pytest
 from conftest import record, run_cli
-from planted import FAMILY, PATIENT_ID, assert_unpublished, ct, deid
+from planted import FAMILY, PATIENT_ID, assert_unpublished, ct, deid, verified_copy
 from pydicom import dcmread
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset, FileDataset
 from pydicom.sequence import Sequence
 from pydicom.tag import Tag
 
-from archive_builder.deid import Donor, Identifiers, deidentify_study
-from archive_builder.deid.study import collect_identifiers
+from archive_builder.deid import Donor, Identifiers
 from archive_builder.deid.verify import find_leaks, header_bytes
-from archive_builder.intake import Instance
-from archive_builder.intake.package import read_header
 from archive_builder.pixels.review import TEXT_FOUND, review_instance
 
 DIGITS = PATIENT_ID[2:]  # 55512345: the number of the patient's ID, searched on its own
@@ -75,14 +72,7 @@ def _clean_copy(tmp_path: Path, ds: FileDataset) -> tuple[FileDataset, Identifie
     """A de-identified copy of ``ds`` that the verifier passes, and its identifiers."""
     source = tmp_path / "in.dcm"
     ds.save_as(source, enforce_file_format=True)
-    header, reason = read_header(source)
-    assert header is not None, reason
-    instance = Instance(source, header)
-    identifiers = collect_identifiers([instance], DONOR)
-    result = deidentify_study([instance], DONOR, tmp_path / "out")
-    clean = dcmread(tmp_path / "out" / result.outputs[0].relpath)
-    assert find_leaks(clean, identifiers, header_bytes(clean)) == []
-    return clean, identifiers
+    return verified_copy(source, DONOR, tmp_path / "out")
 
 
 @pytest.mark.parametrize(("keyword", "value"), SPELLINGS)
@@ -162,14 +152,19 @@ def _colour_instance(text: bool) -> FileDataset:
         image[mask > 0, 0] += 90
         image[mask > 0, 1] -= 90
     pixels = np.clip(image, 0, 255).astype(np.uint8)
+    return _cr_8bit(pixels, "RGB", SamplesPerPixel=3, PlanarConfiguration=0)
+
+
+def _cr_8bit(pixels: np.ndarray, photometric: str, **attributes: object) -> FileDataset:
+    """A CR of the planted patient holding 8-bit ``pixels`` (no rescale, no window), with
+    ``attributes`` set, read back from its bytes."""
     ds = ct(
         SOPClassUID=CR,
         Modality="CR",
-        SamplesPerPixel=3,
-        PhotometricInterpretation="RGB",
-        PlanarConfiguration=0,
-        Rows=rows,
-        Columns=columns,
+        SamplesPerPixel=1,
+        PhotometricInterpretation=photometric,
+        Rows=pixels.shape[0],
+        Columns=pixels.shape[1],
         BitsAllocated=8,
         BitsStored=8,
         HighBit=7,
@@ -179,6 +174,8 @@ def _colour_instance(text: bool) -> FileDataset:
     for keyword in ("RescaleSlope", "RescaleIntercept", "WindowCenter", "WindowWidth"):
         if keyword in ds:
             delattr(ds, keyword)
+    for keyword, value in attributes.items():
+        setattr(ds, keyword, value)
     ds.PixelData = pixels.tobytes()
     buffer = BytesIO()
     ds.save_as(buffer, enforce_file_format=True)
@@ -233,28 +230,7 @@ def _table(reveal: bool) -> list[int]:
 
 def _grey_instance(photometric: str, **attributes: object) -> FileDataset:
     """A CR of the planted patient holding ``_hidden_text``, read back from its bytes."""
-    ds = ct(
-        SOPClassUID=CR,
-        Modality="CR",
-        SamplesPerPixel=1,
-        PhotometricInterpretation=photometric,
-        Rows=200,
-        Columns=320,
-        BitsAllocated=8,
-        BitsStored=8,
-        HighBit=7,
-        PixelRepresentation=0,
-    )
-    ds.file_meta.MediaStorageSOPClassUID = CR
-    for keyword in ("RescaleSlope", "RescaleIntercept", "WindowCenter", "WindowWidth"):
-        if keyword in ds:
-            delattr(ds, keyword)
-    for keyword, value in attributes.items():
-        setattr(ds, keyword, value)
-    ds.PixelData = _hidden_text().tobytes()
-    buffer = BytesIO()
-    ds.save_as(buffer, enforce_file_format=True)
-    return dcmread(BytesIO(buffer.getvalue()))
+    return _cr_8bit(_hidden_text(), photometric, **attributes)
 
 
 def _palette(reveal: bool) -> FileDataset:
