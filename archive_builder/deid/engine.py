@@ -39,6 +39,7 @@ from .codes import standard_meaning
 from .dates import shift_da, shift_dt, valid_tm
 from .descriptors import clean_descriptor, technical, technical_vocabulary
 from .identifiers import (
+    NUMBER_TEXT_VRS,
     Identifiers,
     numbers_as_read,
     raw_vr,
@@ -84,7 +85,6 @@ SEXES = frozenset({"M", "F", "O"})
 # padding and the value separator. Other text there (a name typed into a Slice
 # Location) is kept by no rule: pydicom would not even read it.
 _NUMBER_BYTES = re.compile(rb"[0-9+\-.eE \x00\\]*")
-_NUMBER_VRS = frozenset({"IS", "DS"})
 SAFE_TAGS = frozenset(t for t in map(tag_for_keyword, SAFE_KEYWORDS) if t is not None)
 _DICTIONARY_TAGS = frozenset(t for t in map(tag_for_keyword, DICTIONARY_VALUES) if t is not None)
 
@@ -350,7 +350,7 @@ class _Cleaner:
         """Whether a number attribute (IS, DS) holds an identifying value, as written or as
         its numbers read (``numbers_as_read``: 0055512345 is 55512345 to a reader)."""
         vr = raw_vr(raw, tag) if isinstance(raw, RawDataElement) else raw.VR
-        if vr not in _NUMBER_VRS:
+        if vr not in NUMBER_TEXT_VRS:
             return False
         text = text_as_read(source, raw, tag)
         if text is not None:
@@ -629,10 +629,10 @@ def _not_a_number(raw: DataElement | RawDataElement, tag: int) -> bool:
     if not isinstance(raw, RawDataElement):
         # decoded by pydicom, which keeps a value it cannot read as a number as text
         values = _as_list(raw.value)
-        return raw.VR in _NUMBER_VRS and any(isinstance(v, str) and v.strip() for v in values)
+        return raw.VR in NUMBER_TEXT_VRS and any(isinstance(v, str) and v.strip() for v in values)
     if not isinstance(raw.value, bytes):
         return False
-    return raw_vr(raw, tag) in _NUMBER_VRS and not _NUMBER_BYTES.fullmatch(raw.value)
+    return raw_vr(raw, tag) in NUMBER_TEXT_VRS and not _NUMBER_BYTES.fullmatch(raw.value)
 
 
 def _readings(text: str) -> list[str]:
